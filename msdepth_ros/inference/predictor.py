@@ -80,7 +80,7 @@ class DepthPredictor:
                                dtype=np.float32)
 
     def plan_for(self, width: int, height: int) -> InputPlan:
-        """The preprocessing plan for images of this size (cached for the last size seen)."""
+        """Return the preprocessing plan for this image size (cached for the last size seen)."""
         plan = self._plan
         if plan is None or (plan.camera_width, plan.camera_height) != (width, height):
             plan = plan_input(width, height, self.preset, upsample=self.upsample)
@@ -89,7 +89,7 @@ class DepthPredictor:
 
     def predict(self, image_rgb: np.ndarray, intrinsics: Intrinsics) -> DepthResult:
         """
-        Depth of one frame.
+        Predict the depth of one frame.
 
         Parameters
         ----------
