@@ -6,10 +6,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements/base.txt requirements/test.txt requirements/constraints.txt \
-	setup.py setup.cfg package.xml
-# Tests that talk DDS pick their own ROS_DOMAIN_ID (test/conftest.py); the package's share/
-# folder (launch, config) is found through the venv's ament index.
+REQUIREMENTS := requirements/base.txt requirements/test.txt requirements/interfaces.txt \
+	requirements/constraints.txt setup.py setup.cfg package.xml
+INTERFACES := $(wildcard test/interfaces/*/package.xml test/interfaces/*/CMakeLists.txt \
+	test/interfaces/*/msg/*.msg) scripts/build_interfaces.sh
+# tf2_msgs (not on PyPI) is generated into the venv from test/interfaces/ by
+# scripts/build_interfaces.sh. Tests that talk DDS pick their own ROS_DOMAIN_ID
+# (test/conftest.py); the package's share/ folder is found through the venv's ament index.
 RUN := AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) $(BIN)/python
 PYTEST_ARGS ?=
 
@@ -20,10 +23,11 @@ setup: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python $(REQUIREMENTS)
+$(STAMP): $(BIN)/python $(REQUIREMENTS) $(INTERFACES)
 	$(BIN)/python -m pip install --disable-pip-version-check -q \
-		-c requirements/constraints.txt -r requirements/test.txt
+		-c requirements/constraints.txt -r requirements/test.txt -r requirements/interfaces.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	scripts/build_interfaces.sh $(VENV)
 	touch $@
 
 test: $(STAMP)
