@@ -47,6 +47,7 @@ setup(
     entry_points={
         'console_scripts': [
             'msdepth-summary = msdepth_ros.tools.summary:main',
+            'msdepth-export = msdepth_ros.tools.export:main',
         ],
     },
 )
