@@ -21,7 +21,7 @@ preprocessed input to log depth. Backends import their frameworks lazily.
 """
 
 from msdepth_ros.inference.backend import (Backend, BACKEND_NAMES, BackendError, BackendInfo,
-                                          load_backend)
+                                           load_backend)
 from msdepth_ros.inference.predictor import DepthPredictor, DepthResult
 
 __all__ = ['Backend', 'BackendError', 'BackendInfo', 'BACKEND_NAMES', 'DepthPredictor',

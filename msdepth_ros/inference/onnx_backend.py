@@ -163,7 +163,11 @@ class OnnxRuntimeBackend(Backend):
             from msdepth_ros.inference.engine_cache import default_cache_dir
             folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
             folder = folder / 'onnxruntime-trt'
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BackendError(f'backend onnxruntime: TensorRT cache folder {folder} cannot '
+                                   f'be created ({exc.strerror or exc}); set cache_dir') from None
             return {'device_id': device_index, 'trt_engine_cache_enable': True,
                     'trt_engine_cache_path': str(folder), 'trt_timing_cache_enable': True,
                     'trt_timing_cache_path': str(folder)}

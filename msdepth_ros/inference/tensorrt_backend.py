@@ -199,6 +199,7 @@ class TensorRTBackend(Backend):
             raise BackendError(f'{model_path}: backend tensorrt: no CUDA device {device_index} '
                                f'(found {cuda_device_count()})')
         self._trt = trt
+        _select_device(device_index)
         toolkit = toolkit or TensorRTRuntime(trt, device_index)
         details: dict[str, Any] = {'tensorrt': trt.__version__,
                                    'strongly_typed_only': not has_precision_flags(trt)}
@@ -222,6 +223,8 @@ class TensorRTBackend(Backend):
             engine_precision = settings.precision
         else:
             meta, key = _engine_description(model_path)
+            if dla_core is None:
+                dla_core = key.get('dla_core')  # an engine built for a DLA core runs there
             engine = load_engine_file(model_path, toolkit, dla_core)
             engine_path = model_path
             engine_precision = key.get('precision', meta.precision)
@@ -408,6 +411,19 @@ class _CudaPythonMemory:
             (cudart.cudaFree if kind == 'device' else cudart.cudaFreeHost)(ptr)
         self._allocations = []
         cudart.cudaStreamDestroy(self._stream)
+
+
+def _select_device(device_index: int) -> None:
+    """Make ``device_index`` the current CUDA device (TensorRT builds and runs there)."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.set_device(device_index)
+        return
+    cudart = _import_cudart()
+    _check_cuda(cudart, cudart.cudaSetDevice(device_index))
 
 
 def _import_cudart() -> Any:

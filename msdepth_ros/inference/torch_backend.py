@@ -106,7 +106,11 @@ class TorchBackend(Backend):
         self._host_out = torch.empty(self.output_shape, dtype=torch.float32, pin_memory=True)
         self._dev_in = torch.empty(self.input_shape, dtype=self._dtype, device=self._device)
         self._stream = torch.cuda.Stream(device=self._device)
-        with torch.inference_mode(), torch.cuda.stream(self._stream):
+        # The weights were copied to the GPU on the default stream: wait for them.
+        self._stream.wait_stream(torch.cuda.current_stream(self._device))
+        # no_grad rather than inference_mode for the capture: the graph's static output must
+        # stay an ordinary tensor that later calls may read under any mode.
+        with torch.no_grad(), torch.cuda.stream(self._stream):
             # Warm up on the side stream (cuDNN picks its algorithms) before any capture.
             for _ in range(3):
                 self._dev_out = self._model(self._dev_in)
