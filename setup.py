@@ -48,6 +48,7 @@ setup(
         'console_scripts': [
             'msdepth-summary = msdepth_ros.tools.summary:main',
             'msdepth-replay = msdepth_ros.tools.replay:main',
+            'msdepth-export = msdepth_ros.tools.export:main',
         ],
     },
 )

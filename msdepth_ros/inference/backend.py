@@ -12,18 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+
 """
 The interface every backend implements, and choosing one by name.
 
 A backend holds a loaded model and maps one preprocessed input to log depth; it knows nothing
 of cameras or metres. ``load_backend`` picks the implementation from the name (or ``auto``)
-and the model file's type.
+and the model file's type, and every failure to load is a ``BackendError`` whose message
+names the file and the cause.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import os
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,13 @@ import numpy as np
 #: Names accepted by ``load_backend`` (and the node's ``backend`` parameter).
 BACKEND_NAMES = ('auto', 'tensorrt', 'onnxruntime', 'torch')
 
+#: Model file suffix -> kind of model.
+MODEL_KINDS = {'.pt': 'checkpoint', '.onnx': 'onnx', '.engine': 'engine', '.plan': 'engine'}
+
+#: Kind of model -> the backends that load it.
+BACKENDS_FOR_KIND = {'checkpoint': ('torch',), 'onnx': ('tensorrt', 'onnxruntime'),
+                     'engine': ('tensorrt',)}
+
 
 class BackendError(RuntimeError):
     """A model or backend that cannot be used; the message names the file and the cause."""
@@ -41,13 +50,18 @@ class BackendError(RuntimeError):
 
 @dataclass(frozen=True)
 class BackendInfo:
-    """What a backend runs on, for logs and diagnostics."""
+    """
+    What a backend runs on, for logs and diagnostics.
+
+    ``reason`` says why this backend was chosen (``auto``) or that it was asked for.
+    """
 
     name: str
     device: str
     precision: str
     model_path: str
     details: dict[str, Any] = field(default_factory=dict)
+    reason: str = ''
 
 
 class Backend(abc.ABC):
@@ -59,6 +73,16 @@ class Backend(abc.ABC):
 
     preset: Preset
     info: BackendInfo
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """``(1, 3, H_in, W_in)``: the only input shape the backend accepts."""
+        return (1, 3, self.preset.input_height, self.preset.input_width)
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """``(H_out, W_out)`` of the log depth that ``predict`` returns."""
+        return (self.preset.output_height, self.preset.output_width)
 
     @abc.abstractmethod
     def predict(self, image: np.ndarray) -> np.ndarray:
@@ -81,11 +105,56 @@ class Backend(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
         """Release device memory and sessions."""
 
+    def check_input(self, image: np.ndarray) -> None:
+        """Raise ``ValueError`` unless ``image`` is the float32 input this model takes."""
+        if image.shape != self.input_shape or image.dtype != np.float32:
+            raise ValueError(f'expected a {self.input_shape} float32 input, got '
+                             f'{image.shape} {image.dtype}')
+
     def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def model_kind(path: Path) -> str:
+    """``checkpoint``, ``onnx`` or ``engine`` from the file's suffix; ``BackendError`` else."""
+    kind = MODEL_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise BackendError(f'{path}: unknown model type {path.suffix!r}; expected a checkpoint '
+                           '(.pt), an ONNX file (.onnx) or a TensorRT engine (.engine, .plan)')
+    return kind
+
+
+def choose_backend(path: Path) -> tuple[str, str]:
+    """
+    Pick the backend that ``auto`` uses for ``path``, and say why.
+
+    A checkpoint runs on PyTorch; an engine on TensorRT; an ONNX file on TensorRT where it
+    imports and a CUDA GPU is present, else on ONNX Runtime (which picks its best provider).
+    Returns ``(backend name, reason)``; ``BackendError`` when nothing here can run the file.
+    """
+    from msdepth_ros.inference.devices import cuda_device_count, try_import
+
+    kind = model_kind(path)
+    if kind == 'checkpoint':
+        return 'torch', 'auto: a .pt checkpoint runs on PyTorch'
+    if kind == 'engine':
+        return 'tensorrt', 'auto: a serialized engine runs on TensorRT only'
+    trt, why_not_trt = try_import('tensorrt')
+    if trt is not None:
+        gpus = cuda_device_count()
+        if gpus:
+            return 'tensorrt', (f'auto: TensorRT {trt.__version__} imports and {gpus} CUDA '
+                                'GPU(s) are present')
+        why_not_trt = f'TensorRT {trt.__version__} imports but no CUDA GPU is present'
+    ort, why_not_ort = try_import('onnxruntime')
+    if ort is not None:
+        return 'onnxruntime', f'auto: {why_not_trt}; ONNX Runtime {ort.__version__} is used'
+    raise BackendError(f'{path}: no backend here can run an ONNX model: {why_not_trt}; '
+                       f'{why_not_ort}. Install onnxruntime, or run the .pt checkpoint with '
+                       'the torch backend')
 
 
 def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
@@ -99,19 +168,80 @@ def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
         A checkpoint (``.pt``), an ONNX file (``.onnx``) or a TensorRT engine
         (``.engine``, ``.plan``).
     backend:
-        One of ``BACKEND_NAMES``.
+        One of ``BACKEND_NAMES``; ``auto`` picks by file type and what is installed
+        (``choose_backend``) and records why in ``info.reason``.
     options:
-        Backend-specific options (device, precision, threads ...).
+        ``preset``: the preset name the model must serve (a mismatch is an error); the
+        rest go to the backend: ``torch``: ``device``, ``precision``, ``cuda_graphs``,
+        ``threads``; ``onnxruntime``: ``providers``, ``threads``, ``device_index``,
+        ``cache_dir``; ``tensorrt``: ``device_index``, ``precision``, ``workspace_mib``,
+        ``optimization_level``, ``dla_core``, ``cache_dir``, ``timing_cache``. Options that
+        do not apply to the chosen backend are ignored under ``auto``.
+
+    Returns
+    -------
+    The loaded backend; ``BackendError`` (file and cause in the message) otherwise.
 
     """
     if backend not in BACKEND_NAMES:
         raise BackendError(f'unknown backend {backend!r}; choose one of {BACKEND_NAMES}')
     path = Path(model_path)
-    if not path.is_file():
+    if not path.exists():
         raise BackendError(f'{path}: no such model file')
+    if not path.is_file():
+        raise BackendError(f'{path}: not a file')
+    kind = model_kind(path)
+    want_preset = options.pop('preset', None)
     if backend == 'auto':
-        backend = 'torch'
+        backend, reason = choose_backend(path)
+        options = _options_for(backend, options)
+    else:
+        reason = f'{backend}: asked for'
+        if backend not in BACKENDS_FOR_KIND[kind]:
+            raise BackendError(_wrong_kind_message(path, kind, backend))
+    loaded = _construct(backend, path, options)
+    if want_preset is not None and loaded.preset.name != want_preset:
+        loaded.close()
+        raise BackendError(f'{path}: the model serves preset {loaded.preset.name!r}, not the '
+                           f'requested {want_preset!r}')
+    loaded.info = replace(loaded.info, reason=reason)
+    return loaded
+
+
+#: Options each backend takes (``auto`` drops the others, so one config serves all).
+_BACKEND_OPTIONS = {
+    'torch': {'device', 'precision', 'cuda_graphs', 'threads'},
+    'onnxruntime': {'providers', 'threads', 'device_index', 'cache_dir'},
+    'tensorrt': {'device_index', 'precision', 'workspace_mib', 'optimization_level',
+                 'dla_core', 'cache_dir', 'timing_cache'},
+}
+
+
+def _options_for(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in _BACKEND_OPTIONS[backend]}
+
+
+def _construct(backend: str, path: Path, options: dict[str, Any]) -> Backend:
+    unknown = set(options) - _BACKEND_OPTIONS[backend]
+    if unknown:
+        raise BackendError(f'backend {backend}: unknown options {sorted(unknown)}; it takes '
+                           f'{sorted(_BACKEND_OPTIONS[backend])}')
     if backend == 'torch':
         from msdepth_ros.inference.torch_backend import TorchBackend
         return TorchBackend(path, **options)
-    raise BackendError(f'backend {backend!r} is not available in this build')
+    if backend == 'onnxruntime':
+        from msdepth_ros.inference.onnx_backend import OnnxRuntimeBackend
+        return OnnxRuntimeBackend(path, **options)
+    from msdepth_ros.inference.tensorrt_backend import TensorRTBackend
+    return TensorRTBackend(path, **options)
+
+
+def _wrong_kind_message(path: Path, kind: str, backend: str) -> str:
+    if kind == 'checkpoint':
+        return (f'{path}: the {backend} backend does not load PyTorch checkpoints; export it '
+                'to ONNX with msdepth-export, or use the torch backend')
+    if kind == 'engine':
+        return (f'{path}: a TensorRT engine runs only on the tensorrt backend, not '
+                f'{backend}')
+    return (f'{path}: the torch backend loads .pt checkpoints, not ONNX files; use the '
+            'onnxruntime or tensorrt backend')
