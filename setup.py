@@ -47,6 +47,8 @@ setup(
     entry_points={
         'console_scripts': [
             'msdepth-summary = msdepth_ros.tools.summary:main',
+            'msdepth-train = msdepth_ros.tools.train:main',
+            'msdepth-eval = msdepth_ros.tools.evaluate:main',
         ],
     },
 )

@@ -108,7 +108,7 @@ def depth_at_camera_pixels(depth_m: np.ndarray, camera_to_depth: PixelMap, u: np
 def depth_on_camera_grid(depth_m: np.ndarray, camera_to_depth: PixelMap, width: int,
                          height: int) -> np.ndarray:
     """
-    The depth image resampled onto every pixel of a ``width`` x ``height`` camera image.
+    Resample the depth image onto every pixel of a ``width`` x ``height`` camera image.
 
     Returns ``height x width`` float32 metres, NaN where the depth image does not reach.
     """

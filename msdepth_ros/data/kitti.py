@@ -46,9 +46,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 from msdepth_ros.core.affine import PixelMap
 from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
-from msdepth_ros.data.base import (DatasetError, depth_from_uint16, depth_to_uint16,
-                                   DepthDataset, DepthSample, read_image_rgb,
-                                   read_png_unchanged, write_atomically, write_png, write_text)
+from msdepth_ros.data.base import (DatasetError, depth_from_uint16, depth_to_uint16, DepthDataset,
+                                   DepthSample, read_image_rgb, read_png_unchanged,
+                                   write_atomically, write_png, write_text)
 import numpy as np
 
 #: The depth benchmark stores depth as uint16 PNG: value / 256 = metres, 0 = no ground truth.
@@ -250,7 +250,7 @@ class KittiCalibration:
 
     def rect_offset(self, camera: int) -> np.ndarray:
         """
-        Translation from rectified camera 0 to rectified camera ``camera``.
+        Return the translation from rectified camera 0 to rectified camera ``camera``.
 
         ``t = K^-1 P_rect_0i[:, 3]`` (3,) in metres: a point's coordinates in camera i are its
         rectified camera 0 coordinates plus ``t``, so camera i's centre is at ``-t``.
@@ -382,11 +382,11 @@ class SplitEntry:
 
     @property
     def name(self) -> str:
-        """Return a unique name (``DATE/DRIVE FRAME SIDE`` with a zero-padded frame)."""
+        """Return the entry's unique name: its split line with a zero-padded frame."""
         return self.line()
 
     def line(self, zero_pad: bool = True) -> str:
-        """Format as a split-file line (frame zero-padded to 10 digits, or not)."""
+        """Format the entry as split files write it (frame zero-padded to 10 digits, or not)."""
         frame = f'{self.frame:010d}' if zero_pad else str(self.frame)
         return f'{self.folder} {frame} {self.side}'
 
@@ -461,7 +461,7 @@ def benchmark_depth_path(root: str | os.PathLike, drive: str, camera: int, frame
 def find_benchmark_depth(root: str | os.PathLike, entry: SplitEntry,
                          kind: str = 'groundtruth') -> Path:
     """
-    The benchmark depth PNG of a split entry.
+    Find the benchmark depth PNG of a split entry.
 
     The benchmark splits its drives into ``train/`` and ``val/``; ``root`` may be either of
     them or the folder above them.

@@ -39,11 +39,10 @@ from typing import Callable, Iterable, Sequence
 
 from msdepth_ros.core.affine import PixelMap
 from msdepth_ros.core.intrinsics import Intrinsics
-from msdepth_ros.core.synthetic import KITTI_CAMERA_HEIGHT_M, render, RoadLayout
+from msdepth_ros.core.synthetic import KITTI_CAMERA_HEIGHT_M, render, RoadLayout, SyntheticFrame
 from msdepth_ros.data.base import write_png, write_text
-from msdepth_ros.data.kitti import (benchmark_depth_path, format_calib_entries,
-                                    KittiCalibration, lidar_depth_image, pixel_map_matrix,
-                                    SplitEntry,
+from msdepth_ros.data.kitti import (benchmark_depth_path, format_calib_entries, KittiCalibration,
+                                    lidar_depth_image, pixel_map_matrix, SplitEntry,
                                     timestamp_line, write_benchmark_depth, write_velodyne_points)
 import numpy as np
 
@@ -198,7 +197,7 @@ def write_raw_calibration(date_dir: str | os.PathLike, width: int = REFERENCE_SI
 
 def reference_calibration(width: int = REFERENCE_SIZE[0],
                           height: int = REFERENCE_SIZE[1]) -> KittiCalibration:
-    """The 2011-09-26 calibration for ``width`` x ``height`` images, without any file."""
+    """Return the 2011-09-26 calibration for ``width`` x ``height`` images, without files."""
     files = reference_calibration_entries(width, height)
 
     def values(name: str) -> dict[str, np.ndarray]:
@@ -220,17 +219,18 @@ class RigPose:
 
 
 def _render_at(layout: RoadLayout, intrinsics: Intrinsics, pose: RigPose,
-               centre_rect0: np.ndarray):
+               centre_rect0: np.ndarray) -> SyntheticFrame:
     # A sensor whose centre is at ``centre_rect0`` in rectified camera 0 coordinates (x right,
     # y down, z forward) stands at street x = c_x, height - c_y, z + c_z.
-    return render(layout, intrinsics, camera_z_m=pose.z_m + float(centre_rect0[2]),
-                   camera_height_m=pose.height_m - float(centre_rect0[1]),
-                   camera_x_m=float(centre_rect0[0]))
+    return render(layout, intrinsics,
+                  camera_z_m=pose.z_m + float(centre_rect0[2]),
+                  camera_height_m=pose.height_m - float(centre_rect0[1]),
+                  camera_x_m=float(centre_rect0[0]))
 
 
 def render_camera(layout: RoadLayout, calibration: KittiCalibration, camera: int,
-                  pose: RigPose):
-    """Render rectified camera ``camera`` of the rig (a ``core.synthetic.SyntheticFrame``)."""
+                  pose: RigPose) -> SyntheticFrame:
+    """Render rectified camera ``camera`` of the rig at ``pose``."""
     return _render_at(layout, calibration.intrinsics(camera), pose,
                       -calibration.rect_offset(camera))
 
@@ -241,7 +241,7 @@ def simulate_velodyne(layout: RoadLayout, calibration: KittiCalibration, pose: R
                       elevations_deg: Sequence[float] = HDL64_ELEVATIONS_DEG,
                       max_range_m: float = 120.0) -> np.ndarray:
     """
-    A Velodyne scan of the street from the rig's Velodyne, in the Velodyne frame.
+    Simulate a scan of the street from the rig's Velodyne, in the Velodyne frame.
 
     Each laser direction (elevation x azimuth, in the Velodyne frame: x forward, y left, z up)
     is looked up in a depth image rendered from the Velodyne's centre, and the point is the
@@ -471,7 +471,7 @@ _OXTS_FORMAT = ''.join(f'{name}:\n' for name in _OXTS_FIELDS)
 
 
 def _oxts_line(distance_m: float, speed_mps: float) -> str:
-    """An OXTS packet of a car ``distance_m`` east of the origin at constant speed, level."""
+    """Format the OXTS packet of a level car ``distance_m`` east of the origin."""
     lat = _OXTS_ORIGIN_LAT_DEG
     lon = _OXTS_ORIGIN_LON_DEG + math.degrees(
         distance_m / (_EARTH_RADIUS_M * math.cos(math.radians(lat))))

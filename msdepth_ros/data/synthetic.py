@@ -69,7 +69,7 @@ class SyntheticRoadDataset(DepthDataset):
         return f'synthetic_{self.seed}_{self._check_index(index):06d}'
 
     def scene(self, index: int) -> tuple[RoadLayout, float]:
-        """The street and camera position (metres along it) of sample ``index``."""
+        """Return the street and camera position (metres along it) of sample ``index``."""
         rng = np.random.default_rng([self.seed, self._check_index(index)])
         layout_seed = int(rng.integers(0, 2**31 - 1))
         camera_z_m = float(rng.uniform(0.0, self.length_m))
