@@ -229,14 +229,22 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for checkpoints and the run folder's ``config.yaml``)."""
-        return _plain(asdict(self))
+        return plain_data(asdict(self))
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
+    """
+    Convert ``value`` to plain Python data (dicts, lists, str, int, float, bool, None).
+
+    Checkpoints are loaded with ``weights_only=True``, which refuses numpy scalars and tuples
+    of objects: everything stored as metadata goes through this first.
+    """
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
+    if hasattr(value, 'item') and callable(value.item) and not isinstance(value, (str, bytes)):
+        return value.item()  # numpy scalars
     return value
 
 

@@ -43,7 +43,8 @@ from msdepth_ros.model.checkpoint import (load_imagenet_features, read_checkpoin
                                           save_checkpoint)
 from msdepth_ros.model.loss import scale_invariant_loss
 from msdepth_ros.model.network import build_model, ModelConfig, MultiScaleDepthNet
-from msdepth_ros.train.config import ConfigError, dump_config, STAGE_GROUPS, STAGES, TrainConfig
+from msdepth_ros.train.config import (ConfigError, dump_config, plain_data, STAGE_GROUPS,
+                                      STAGES, TrainConfig)
 import numpy as np
 import torch
 from torch import nn
@@ -301,8 +302,8 @@ def validate(model: MultiScaleDepthNet, stage: str, source: ExampleSource, ctx: 
     sums = _all_reduce_sum(sums, ctx)
     if sums[1] == 0:
         return {'loss': math.nan, **{m: math.nan for m in METRIC_NAMES}}
-    out = {'loss': sums[0] / sums[1]}
-    out.update({m: sums[2 + j] / sums[1] for j, m in enumerate(METRIC_NAMES)})
+    out = {'loss': float(sums[0] / sums[1])}
+    out.update({m: float(sums[2 + j] / sums[1]) for j, m in enumerate(METRIC_NAMES)})
     return out
 
 
@@ -561,8 +562,8 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
         if ctx.is_main:
             meta = _metadata(config, ctx, state['stages_done'], state['stages_done'][-1]
                              if state['stages_done'] else None, None, None)
-            meta['val_metrics'] = result.val_metrics
-            meta['rank_weight_digests'] = digests
+            meta['val_metrics'] = plain_data(result.val_metrics)
+            meta['rank_weight_digests'] = list(digests)
             save_checkpoint(result.final_checkpoint, model, metadata=meta)
         _barrier(ctx)
     finally:
@@ -589,9 +590,9 @@ def _validate_and_log(model: MultiScaleDepthNet, stage: str, source: ExampleSour
 
 def _metadata(config: TrainConfig, ctx: DistContext, stages_done: list[str], stage: str | None,
               step: int | None, val: dict[str, float] | None) -> dict[str, Any]:
-    return {'stages_done': list(stages_done), 'stage': stage, 'step': step,
-            'world_size': ctx.world_size, 'torch': torch.__version__,
-            'train_config': config.to_dict(), 'val_metrics': val or {}}
+    return plain_data({'stages_done': list(stages_done), 'stage': stage, 'step': step,
+                       'world_size': ctx.world_size, 'torch': str(torch.__version__),
+                       'train_config': config.to_dict(), 'val_metrics': val or {}})
 
 
 def _save_resumable(out_dir: Path, model: MultiScaleDepthNet, config: TrainConfig,
