@@ -22,15 +22,15 @@ from pathlib import Path
 
 from msdepth_ros.core.camera import backproject, project
 from msdepth_ros.data.base import DatasetError
-from msdepth_ros.data.kitti import (find_benchmark_depth, format_calib_entries,
-                                    GroundTruthCache, KittiCalibration, KittiObjectDataset,
-                                    KittiRawDataset, lidar_depth_image, parse_split_line,
-                                    parse_timestamp_line, read_benchmark_depth, read_calib_file,
-                                    read_split_file, read_velodyne_points, save_ground_truth,
-                                    SplitEntry, transform_points)
-from msdepth_ros.data.kitti_writer import (reference_calibration,
-                                           reference_calibration_entries, render_camera,
-                                           SyntheticDriveConfig, write_synthetic_drive)
+from msdepth_ros.data.kitti import (find_benchmark_depth, format_calib_entries, GroundTruthCache,
+                                    KittiCalibration, KittiObjectDataset, KittiRawDataset,
+                                    lidar_depth_image, parse_split_line, parse_timestamp_line,
+                                    read_benchmark_depth, read_calib_file, read_split_file,
+                                    read_velodyne_points, save_ground_truth, SplitEntry,
+                                    transform_points)
+from msdepth_ros.data.kitti_writer import (reference_calibration, reference_calibration_entries,
+                                           render_camera, SyntheticDriveConfig,
+                                           write_synthetic_drive)
 import numpy as np
 import pytest
 

@@ -38,8 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--resume', default=None, metavar='CHECKPOINT',
                         help="resume from a checkpoint_last.pt, or 'auto' for the one in the "
                              'output folder')
+    parser.add_argument('--stop-after-steps', type=int, default=0, metavar='N',
+                        help='stop after N steps with a resumable checkpoint (for jobs with a '
+                             'time limit; continue with --resume auto)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     args = parser.parse_args(argv)
+    if args.stop_after_steps < 0:
+        parser.error('--stop-after-steps must be >= 0')
 
     from msdepth_ros.data.base import DatasetError
     from msdepth_ros.train.config import ConfigError, load_config
@@ -50,15 +55,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from msdepth_ros.model.checkpoint import CheckpointError
-    from msdepth_ros.train.trainer import train
+    from msdepth_ros.train.trainer import teardown_distributed, train
     try:
-        result = train(config, resume=args.resume, progress=not args.no_progress)
+        result = train(config, resume=args.resume, progress=not args.no_progress,
+                       stop_after_steps=args.stop_after_steps)
     except (ConfigError, DatasetError, CheckpointError) as exc:
         print(f'msdepth-train: error: {exc}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print('msdepth-train: interrupted; resume with --resume auto', file=sys.stderr)
         return 130
+    finally:
+        teardown_distributed()
+    if result.stopped:
+        print(f'stopped after {args.stop_after_steps} steps; continue with --resume auto')
+        return 0
     for stage, metrics in result.val_metrics.items():
         print(f'{stage}: validation ' + ', '.join(f'{k} {v:.4f}' for k, v in metrics.items()))
     print(f'final model: {result.final_checkpoint}')

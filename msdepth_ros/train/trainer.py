@@ -43,8 +43,8 @@ from msdepth_ros.model.checkpoint import (load_imagenet_features, read_checkpoin
                                           save_checkpoint)
 from msdepth_ros.model.loss import scale_invariant_loss
 from msdepth_ros.model.network import build_model, ModelConfig, MultiScaleDepthNet
-from msdepth_ros.train.config import (ConfigError, dump_config, plain_data, STAGE_GROUPS,
-                                      STAGES, TrainConfig)
+from msdepth_ros.train.config import (ConfigError, dump_config, plain_data, STAGE_GROUPS, STAGES,
+                                      TrainConfig)
 import numpy as np
 import torch
 from torch import nn
@@ -64,6 +64,7 @@ class TrainResult:
     stage_checkpoints: dict[str, Path] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     val_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    stopped: bool = False
 
 
 # -- distributed set-up -----------------------------------------------------------------------
@@ -109,6 +110,12 @@ def setup_distributed(device: str = 'auto') -> DistContext:
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='nccl' if use_cuda else 'gloo')
     return DistContext(rank=rank, world_size=world, local_rank=local, device=dev)
+
+
+def teardown_distributed() -> None:
+    """Leave the ``torchrun`` job (no-op for a single process)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _all_reduce_sum(values: np.ndarray, ctx: DistContext) -> np.ndarray:
@@ -404,7 +411,7 @@ def init_fine_as_identity(model: MultiScaleDepthNet) -> None:
 
 
 def train(config: TrainConfig, resume: str | os.PathLike | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, stop_after_steps: int = 0) -> TrainResult:
     """
     Run both stages of ``config`` (or what is left of them after ``resume``).
 
@@ -417,11 +424,15 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
         ``config.output_dir`` if present.
     progress:
         Show tqdm progress bars (rank 0 only).
+    stop_after_steps:
+        Stop after this many steps of this call, with a resumable checkpoint (for jobs with a
+        time limit; resume with ``resume='auto'``). 0: run to the end.
 
     Returns
     -------
     ``TrainResult``: checkpoints (``coarse.pt``, ``fine.pt``, ``model.pt``), the log rows and
-    the validation metrics at the end of each stage.
+    the validation metrics at the end of each stage. ``stopped`` is True when
+    ``stop_after_steps`` ended the call early (then ``model.pt`` is not written).
 
     """
     from tqdm import tqdm
@@ -463,6 +474,7 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
     log = RunLog(out_dir, ctx.is_main)
     result = TrainResult(output_dir=out_dir, final_checkpoint=out_dir / FINAL_CHECKPOINT)
     use_amp = config.amp and ctx.device.type == 'cuda'
+    steps_this_call = 0
     samples_file = None
     if config.record_samples:
         samples_file = open(out_dir / f'samples_rank{ctx.rank}.txt', 'a', encoding='utf-8')
@@ -505,6 +517,10 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                         len(train_source), config.batch_size, ctx.world_size, ctx.rank,
                         config.seed, stage_index, step, step + 1)))
                     samples_file.write(''.join(f'{stage} {step} {k[0]}\n' for k in keys))
+                # Dropout masks depend on (seed, stage, step, rank) only, so that a resumed run
+                # continues exactly as an uninterrupted one.
+                torch.manual_seed(int(np.random.SeedSequence(
+                    [config.seed, stage_index, step, ctx.rank]).generate_state(1)[0]))
                 images = images.to(ctx.device, non_blocking=True)
                 targets = targets.to(ctx.device, non_blocking=True)
                 with torch.autocast(ctx.device.type, dtype=torch.float16, enabled=use_amp):
@@ -535,10 +551,18 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                         and done != steps:
                     _validate_and_log(model, stage, val_source, ctx, config, log, done)
                     stage_net.set_mode()
+                steps_this_call += 1
+                if stop_after_steps and steps_this_call >= stop_after_steps and done != steps:
+                    _save_resumable(out_dir, model, config, ctx, state['stages_done'], stage,
+                                    done, optimizer, scaler)
+                    result.stopped = True
+                    break
                 if ckpt_every and done % ckpt_every == 0 and done != steps:
                     _save_resumable(out_dir, model, config, ctx, state['stages_done'], stage,
                                     done, optimizer, scaler)
             bar.close()
+            if result.stopped:
+                break
             if val_source is not None:
                 result.val_metrics[stage] = _validate_and_log(model, stage, val_source, ctx,
                                                               config, log, steps)
@@ -554,6 +578,9 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
             _barrier(ctx)
             state['stage'], state['optimizer'], state['scaler'] = None, None, None
 
+        if result.stopped:
+            result.history = log.rows
+            return result
         digests = [weights_digest(model)]
         if ctx.distributed:
             gathered: list[Any] = [None] * ctx.world_size
