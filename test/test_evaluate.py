@@ -70,6 +70,11 @@ def test_prediction_equal_to_the_ground_truth_is_perfect(tmp_path):
     assert report['images'] == 2 and report['protocol']['crop'] == 'nyu_eigen'
     # the network's output grid does not reach the crop's bottom rows: counted, not hidden
     assert 0.9 < report['coverage'] < 1.0
+    proc = run_eval(model, '--dataset', 'nyu_pairs', '--root', folder, '--extrapolate',
+                    '--output-dir', tmp_path / 'extrapolated', '--no-plot')
+    assert proc.returncode == 0, proc.stderr
+    extrapolated = json.loads((tmp_path / 'extrapolated' / 'metrics.json').read_text())
+    assert extrapolated['coverage'] == 1.0 and extrapolated['metrics']['delta1'] == 1.0
     # the table prints the measured column beside the paper's
     out = proc.stdout
     assert 'measured' in out and 'paper coarse+fine' in out and 'paper mean' in out

@@ -85,3 +85,10 @@ def test_bad_shapes_are_errors():
         sample_log_bilinear(np.zeros(3), np.zeros(1), np.zeros(1))
     with pytest.raises(ValueError, match='differ in shape'):
         sample_log_bilinear(np.ones((2, 2)), np.zeros(2), np.zeros(3))
+
+
+def test_extrapolation_repeats_the_nearest_edge():
+    depth = np.array([[1.0, 2.0], [4.0, 8.0]], dtype=np.float32)
+    got = sample_log_bilinear(depth, np.array([-3.0, 5.0, 0.0]), np.array([-1.0, 9.0, 7.0]),
+                              extrapolate=True)
+    np.testing.assert_allclose(got, [1.0, 8.0, 4.0])

@@ -28,7 +28,8 @@ from msdepth_ros.core.affine import PixelMap
 import numpy as np
 
 
-def sample_log_bilinear(depth_m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def sample_log_bilinear(depth_m: np.ndarray, x: np.ndarray, y: np.ndarray,
+                        extrapolate: bool = False) -> np.ndarray:
     """
     Depth at fractional pixel coordinates, interpolated bilinearly in log depth.
 
@@ -38,12 +39,15 @@ def sample_log_bilinear(depth_m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np
         ``H x W`` depth in metres; NaN, infinite, zero or negative is invalid.
     x, y:
         Column and row coordinates (pixel centres at integers), any equal shapes.
+    extrapolate:
+        Give points outside the image the value at the nearest edge instead of NaN.
 
     Returns
     -------
     float32 depth in metres of the shape of ``x``. A point inside the image's outer edges
     (``-0.5 .. W - 0.5``, ``-0.5 .. H - 0.5``) gets the weights of its valid neighbours only
-    (renormalised); a point outside, or with no valid neighbour, gets NaN.
+    (renormalised); a point outside (unless ``extrapolate``), or with no valid neighbour, gets
+    NaN.
 
     """
     depth = np.asarray(depth_m, dtype=np.float64)
@@ -58,6 +62,8 @@ def sample_log_bilinear(depth_m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np
         valid = np.isfinite(depth) & (depth > 0.0)
         log_depth = np.where(valid, np.log(np.where(valid, depth, 1.0)), 0.0)
     inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+    if extrapolate:
+        inside = np.isfinite(x) & np.isfinite(y)
     # The half-pixel border beyond the outermost centres repeats the edge pixel.
     xc = np.clip(np.where(inside, x, 0.0), 0.0, w - 1.0)
     yc = np.clip(np.where(inside, y, 0.0), 0.0, h - 1.0)
@@ -82,7 +88,7 @@ def sample_log_bilinear(depth_m: np.ndarray, x: np.ndarray, y: np.ndarray) -> np
 
 
 def depth_at_camera_pixels(depth_m: np.ndarray, camera_to_depth: PixelMap, u: np.ndarray,
-                           v: np.ndarray) -> np.ndarray:
+                           v: np.ndarray, extrapolate: bool = False) -> np.ndarray:
     """
     Sample a depth image at camera pixels.
 
@@ -94,6 +100,8 @@ def depth_at_camera_pixels(depth_m: np.ndarray, camera_to_depth: PixelMap, u: np
         Map from camera pixels to the depth image's pixels (``InputPlan.camera_to_output``).
     u, v:
         Camera pixel columns and rows, equal shapes.
+    extrapolate:
+        Outside the depth image's area, repeat its nearest edge instead of giving NaN.
 
     Returns
     -------
@@ -102,17 +110,18 @@ def depth_at_camera_pixels(depth_m: np.ndarray, camera_to_depth: PixelMap, u: np
     """
     x, y = camera_to_depth.apply(np.asarray(u, dtype=np.float64),
                                  np.asarray(v, dtype=np.float64))
-    return sample_log_bilinear(depth_m, x, y)
+    return sample_log_bilinear(depth_m, x, y, extrapolate)
 
 
 def depth_on_camera_grid(depth_m: np.ndarray, camera_to_depth: PixelMap, width: int,
-                         height: int) -> np.ndarray:
+                         height: int, extrapolate: bool = False) -> np.ndarray:
     """
     Resample the depth image onto every pixel of a ``width`` x ``height`` camera image.
 
-    Returns ``height x width`` float32 metres, NaN where the depth image does not reach.
+    Returns ``height x width`` float32 metres, NaN where the depth image does not reach
+    (unless ``extrapolate``: then its nearest edge).
     """
     x = camera_to_depth.x(np.arange(width, dtype=np.float64))
     y = camera_to_depth.y(np.arange(height, dtype=np.float64))
     xx, yy = np.meshgrid(x, y)
-    return sample_log_bilinear(depth_m, xx, yy)
+    return sample_log_bilinear(depth_m, xx, yy, extrapolate)

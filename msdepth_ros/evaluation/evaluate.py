@@ -104,7 +104,8 @@ class PredictedDepth:
     dense: Callable[[int, int], np.ndarray]
 
 
-def depth_image_prediction(depth_m: np.ndarray, camera_to_depth: PixelMap) -> PredictedDepth:
+def depth_image_prediction(depth_m: np.ndarray, camera_to_depth: PixelMap,
+                           extrapolate: bool = False) -> PredictedDepth:
     """
     Wrap a depth image and its map from camera pixels as a prediction.
 
@@ -114,6 +115,9 @@ def depth_image_prediction(depth_m: np.ndarray, camera_to_depth: PixelMap) -> Pr
         ``H x W`` depth image in metres (a network's output grid, ``DepthResult.depth_m``).
     camera_to_depth:
         Camera pixel -> depth-image pixel (``InputPlan.camera_to_output``).
+    extrapolate:
+        Beyond the depth image's area, repeat its nearest edge (as resizing a prediction to
+        the whole image does) instead of leaving those pixels unpredicted.
 
     Returns
     -------
@@ -121,9 +125,9 @@ def depth_image_prediction(depth_m: np.ndarray, camera_to_depth: PixelMap) -> Pr
 
     """
     return PredictedDepth(
-        sample=lambda u, v: depth_at_camera_pixels(depth_m, camera_to_depth, u, v),
+        sample=lambda u, v: depth_at_camera_pixels(depth_m, camera_to_depth, u, v, extrapolate),
         dense=lambda width, height: depth_on_camera_grid(depth_m, camera_to_depth, width,
-                                                         height))
+                                                         height, extrapolate))
 
 
 class ConstantSource:

@@ -41,17 +41,20 @@ class ModelSource:
         Backend name (``auto``, ``torch``, ``onnxruntime``, ``tensorrt``).
     metric_scaling:
         Correct for the camera's focal length (on by default, as the node does).
+    extrapolate:
+        Predict beyond the output grid's area by repeating its edge.
 
     """
 
-    def __init__(self, model_path: str, backend: str = 'auto', metric_scaling: bool = True
-                 ) -> None:
+    def __init__(self, model_path: str, backend: str = 'auto', metric_scaling: bool = True,
+                 extrapolate: bool = False) -> None:
         from msdepth_ros.inference import DepthPredictor, load_backend
         self.backend = load_backend(model_path, backend)
         # No depth range here: the protocol caps and clips, as the metrics module does.
         self.predictor = DepthPredictor(self.backend, upsample=1, metric_scaling=metric_scaling,
                                         min_depth_m=0.0, max_depth_m=math.inf)
         self.preset = self.backend.preset
+        self.extrapolate = extrapolate
         self.label = f'{self.backend.info.name}: {model_path}'
 
     def predict(self, image_rgb: np.ndarray, intrinsics: Intrinsics) -> Any:
@@ -60,7 +63,8 @@ class ModelSource:
         h, w = image_rgb.shape[:2]
         result = self.predictor.predict(image_rgb, intrinsics)
         return depth_image_prediction(result.depth_m,
-                                      self.predictor.plan_for(w, h).camera_to_output)
+                                      self.predictor.plan_for(w, h).camera_to_output,
+                                      self.extrapolate)
 
     def close(self) -> None:
         """Release the backend."""
@@ -110,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
                        help='evaluation crop (KITTI: garg by default; NYU: nyu_eigen)')
     proto.add_argument('--median-scaling', action='store_true',
                        help='scale each prediction by median(gt)/median(pred) (labelled)')
+    proto.add_argument('--extrapolate', action='store_true',
+                       help='predict ground-truth pixels beyond the output grid by repeating '
+                            'its edge (as resizing the prediction to the image does)')
     proto.add_argument('--no-metric-scaling', action='store_true',
                        help="do not correct depth for the camera's focal length")
     out = parser.add_argument_group('output')
@@ -155,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from msdepth_ros.inference import BackendError
             try:
                 source = ModelSource(args.model, args.backend,
-                                     metric_scaling=not args.no_metric_scaling)
+                                     metric_scaling=not args.no_metric_scaling,
+                                     extrapolate=args.extrapolate)
             except BackendError as exc:
                 print(f'msdepth-eval: error: {exc}', file=sys.stderr)
                 return 1
