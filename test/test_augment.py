@@ -14,8 +14,10 @@
 
 
 """
-The paper's augmentation and the output-grid targets: the target of output pixel k is the depth
-at the camera pixel that core's maps put under k, through the same warp as the image.
+The paper's augmentation and the output-grid targets.
+
+The target of output pixel k is the depth at the camera pixel that core's maps put under k,
+through the same warp as the image.
 """
 
 from hypothesis import given, settings, strategies as st

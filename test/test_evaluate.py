@@ -43,7 +43,7 @@ def run_eval(*args):
 
 
 def constant_checkpoint(path, preset_name, log_depth):
-    """A real checkpoint whose network outputs ``log_depth`` everywhere (fine 4: bias only)."""
+    """Write a real checkpoint whose network outputs ``log_depth`` everywhere (fine 4 bias)."""
     model = build_model(ModelConfig.for_preset(preset_name, coarse_fc_width=8))
     with torch.no_grad():
         model.fine.conv4.weight.zero_()

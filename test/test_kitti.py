@@ -14,8 +14,9 @@
 
 
 """
-KITTI: calibration, LIDAR ground truth, split files and layouts, on real samples and on drives
-that the synthetic writer produces in the real formats.
+KITTI: calibration, LIDAR ground truth, split files and layouts.
+
+On the real samples, and on drives that the synthetic writer produces in the real formats.
 """
 
 from pathlib import Path
@@ -38,7 +39,7 @@ RAW_DATE = '2011_09_26'
 
 
 def _devkit_projection(p_rect, r_rect, t_velo_to_cam, points):
-    """The KITTI development kit's chain, P_rect_0i @ R_rect_00 @ T_velo_to_cam, by hand."""
+    """Project with the development kit's chain, P_rect_0i @ R_rect_00 @ T_velo_to_cam."""
     r = np.eye(4)
     r[:3, :3] = np.reshape(r_rect, (3, 3))
     t = np.eye(4)

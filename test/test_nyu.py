@@ -38,7 +38,7 @@ def _frame(i):
 
 
 def _write_labeled_mat(path):
-    """A MATLAB 7.3 file as MATLAB writes it: a 512-byte user block, then HDF5."""
+    """Write a MATLAB 7.3 file as MATLAB does: a 512-byte user block, then HDF5."""
     with h5py.File(path, 'w', userblock_size=512) as f:
         # h5py sees MATLAB's 480x640x3xN array as (N, 3, 640, 480)
         images = f.create_dataset('images', (N_IMAGES, 3, 640, 480), dtype=np.uint8)
@@ -107,7 +107,7 @@ def test_bad_files_name_the_file_and_cause(tmp_path, labeled):
     with pytest.raises(DatasetError, match='neither a MATLAB 5 nor an HDF5'):
         (tmp_path / 'junk.mat').write_bytes(b'x' * 200)
         read_nyu_splits(tmp_path / 'junk.mat')
-    with pytest.raises(DatasetError, match="split must be one of"):
+    with pytest.raises(DatasetError, match='split must be one of'):
         NyuLabeledDataset(labeled, split='val')
     with h5py.File(tmp_path / 'nodepth.mat', 'w') as f:
         f['images'] = np.zeros((1, 3, 640, 480), dtype=np.uint8)

@@ -29,8 +29,8 @@ import pytest
 @given(width=st.integers(200, 1600), height=st.integers(120, 1000),
        preset=st.sampled_from([NYU, KITTI]), upsample=st.integers(1, 3),
        a=st.floats(-0.02, 0.02), b=st.floats(-0.05, 0.05))
-def test_log_affine_depth_is_read_back_exactly_at_camera_pixels(width, height, preset,
-                                                                 upsample, a, b):
+def test_log_affine_depth_is_read_back_exactly_at_camera_pixels(
+        width, height, preset, upsample, a, b):
     # A depth image whose log is affine in its own pixel coordinates is reproduced exactly by
     # bilinear interpolation in log depth, so every camera pixel must read the depth that the
     # plan's map puts under it: a wrong map (or linear instead of log interpolation) fails.

@@ -42,14 +42,14 @@ CONFIG_DIR = REPO_ROOT / 'config'
 
 #: KITTI's geometry at half the input size: input 288x86, output 70x13, the fine network on
 #: the bottom 59 rows (the smallest crop its convolution and pool map onto 13 rows).
-SMALL_PRESET = dict(name='kitti_small', input_width=288, input_height=86, output_width=70,
-                    output_height=13, fine_crop_top=27, resize_width=310.5, resize_height=93.75,
-                    crop='bottom', train_focal_px=721.54 / 4, min_depth_m=1e-3,
-                    max_depth_m=80.0)
+SMALL_PRESET = {'name': 'kitti_small', 'input_width': 288, 'input_height': 86,
+                'output_width': 70, 'output_height': 13, 'fine_crop_top': 27,
+                'resize_width': 310.5, 'resize_height': 93.75, 'crop': 'bottom',
+                'train_focal_px': 721.54 / 4, 'min_depth_m': 1e-3, 'max_depth_m': 80.0}
 
 
 def small_overrides(out_dir, **extra):
-    """Overrides of config/train_synthetic.yaml for a CPU run of seconds."""
+    """Return overrides of config/train_synthetic.yaml for a CPU run of seconds."""
     values = {'model.preset': json.dumps(SMALL_PRESET), 'model.coarse_fc_width': 64,
               'data.train.width': 310, 'data.train.height': 94, 'data.train.count': 64,
               'data.val.width': 310, 'data.val.height': 94, 'data.val.count': 8,
@@ -93,7 +93,7 @@ def test_config_errors_name_the_key(tmp_path):
         load_config(CONFIG_DIR / 'train_synthetic.yaml', ['batch_size'])
     path = tmp_path / 'bad.yaml'
     path.write_text('data: {train: {kind: imagenet}}\n')
-    with pytest.raises(ConfigError, match="bad.yaml: .*kind must be one of"):
+    with pytest.raises(ConfigError, match='bad.yaml: .*kind must be one of'):
         load_config(path)
 
 

@@ -283,8 +283,9 @@ def validate(model: MultiScaleDepthNet, stage: str, source: ExampleSource, ctx: 
     Loss and the paper's metrics of ``stage``'s output on the output-grid targets.
 
     Each rank takes every ``W``-th sample; the sums are all-reduced, so every rank returns the
-    same numbers. Depths are compared in metres (targets and predictions both multiplied by
-    the camera's metric scale) within the preset's range.
+    same numbers. Prediction and target are compared as the network learns them (at the
+    preset's training focal length, see ``data.augment``) within the preset's depth range;
+    ``msdepth-eval`` gives the numbers of the paper's protocol.
     """
     n = len(source) if not limit else min(limit, len(source))
     net = StageNet(model, stage)
@@ -482,6 +483,8 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
         for stage_index, stage in enumerate(STAGES):
             stage_cfg = config.stage(stage)
             if stage in state['stages_done'] or stage_cfg.samples == 0:
+                if (out_dir / f'{stage}.pt').is_file():
+                    result.stage_checkpoints[stage] = out_dir / f'{stage}.pt'
                 continue
             start_step = state['step'] if state['stage'] == stage else 0
             steps = math.ceil(stage_cfg.samples / config.batch_size)
