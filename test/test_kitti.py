@@ -259,6 +259,14 @@ def test_benchmark_layout_of_written_drive(drive):
     assert 0 < np.isfinite(raw).mean() < 0.5
 
 
+def test_frames_without_files_can_be_skipped(drive):
+    entries = drive.entries('l') + [SplitEntry(RAW_DATE, drive.config.drive_name, 99, 'l')]
+    with pytest.raises(DatasetError, match='no such Velodyne scan'):
+        KittiRawDataset(drive.root, entries).depth_m(3)
+    dataset = KittiRawDataset(drive.root, entries, skip_missing=True)
+    assert len(dataset) == 3 and dataset.skipped == entries[3:]
+
+
 def test_ground_truth_cache_round_trip(drive, tmp_path):
     dataset = KittiRawDataset(drive.root, drive.entries('l'))
     path = save_ground_truth(tmp_path / 'gt.npz', dataset)

@@ -513,6 +513,10 @@ class KittiRawDataset(DepthDataset):
     gt_cache:
         A file written by ``save_ground_truth`` for these entries: its depth maps are used
         instead of projecting or reading again.
+    skip_missing:
+        Drop the entries whose image or ground truth is missing (the depth benchmark has no
+        ground truth for the first and last frames of a drive) instead of failing on them;
+        ``skipped`` lists them.
 
     """
 
@@ -520,7 +524,7 @@ class KittiRawDataset(DepthDataset):
 
     def __init__(self, root: str | os.PathLike, entries: str | os.PathLike | Sequence[SplitEntry],
                  ground_truth: str = 'velodyne', benchmark_root: str | os.PathLike | None = None,
-                 gt_cache: str | os.PathLike | None = None) -> None:
+                 gt_cache: str | os.PathLike | None = None, skip_missing: bool = False) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f'{self.root}: no such KITTI raw data folder')
@@ -535,8 +539,26 @@ class KittiRawDataset(DepthDataset):
         self.ground_truth = ground_truth
         self.benchmark_root = Path(benchmark_root) if benchmark_root is not None else None
         self._calibrations: dict[str, KittiCalibration] = {}
+        self.skipped: list[SplitEntry] = []
+        if skip_missing:
+            kept = [e for e in self.entries if self._has_files(e)]
+            self.skipped = [e for e in self.entries if e not in set(kept)]
+            self.entries = kept
+            if not self.entries:
+                raise DatasetError(f'{self.root}: no frame of the split has its files')
         self._cache = (GroundTruthCache(gt_cache, [e.name for e in self.entries])
                        if gt_cache is not None else None)
+
+    def _has_files(self, entry: SplitEntry) -> bool:
+        if not raw_image_path(self.root, entry).is_file():
+            return False
+        if self.ground_truth == 'velodyne':
+            return raw_velodyne_path(self.root, entry).is_file()
+        try:
+            find_benchmark_depth(self.benchmark_root, entry)
+        except DatasetError:
+            return False
+        return True
 
     def __len__(self) -> int:
         return len(self.entries)

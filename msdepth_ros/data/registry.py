@@ -71,6 +71,8 @@ class DataSpec:
         KITTI raw: a ground-truth file written by ``save_ground_truth`` for this split.
     count, seed, width, height, length_m:
         Synthetic scenes.
+    skip_missing:
+        KITTI raw: drop split entries whose image or ground truth is missing.
     limit:
         Use only the first ``limit`` samples (0: all).
 
@@ -88,6 +90,7 @@ class DataSpec:
     width: int = 621
     height: int = 188
     length_m: float = 30.0
+    skip_missing: bool = False
     limit: int = 0
 
     def __post_init__(self) -> None:
@@ -132,7 +135,8 @@ def open_dataset(spec: DataSpec) -> DepthDataset:
             entries = entries[:spec.limit]
         dataset = KittiRawDataset(
             root, entries, ground_truth=spec.ground_truth,
-            benchmark_root=spec.benchmark_root or None, gt_cache=spec.gt_cache or None)
+            benchmark_root=spec.benchmark_root or None, gt_cache=spec.gt_cache or None,
+            skip_missing=spec.skip_missing)
     else:
         dataset = KittiObjectDataset(root)
     if spec.limit and spec.limit < len(dataset):

@@ -185,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if source is not None and hasattr(source, 'close'):
             source.close()
-    paper = preset_name if preset_name in ('nyu', 'kitti') else None
+    # A model of a custom geometry is compared with the paper's table of its kind of data.
+    paper = preset_name if preset_name in ('nyu', 'kitti') else (
+        'nyu' if args.dataset.startswith('nyu') else 'kitti')
     print(format_report(report, paper, dataset_label=_dataset_label(spec)))
     if args.output_dir:
         paths = write_report(report, args.output_dir, paper, plot=not args.no_plot,
