@@ -77,7 +77,7 @@ def step_time_and_flops(preset: str, stage: str, batch: int, steps: int) -> tupl
     return float(np.median(times)), float(flops)
 
 
-def data_time(spec: DataSpec, preset: str, n: int = 6) -> float:
+def data_time(spec: DataSpec, preset: str, n: int = 16) -> float:
     """Median seconds per training sample of the data pipeline (one process)."""
     from msdepth_ros.core.presets import get_preset
     dataset = open_dataset(spec)
@@ -104,6 +104,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch '
           f'{args.batch}')
+    if args.shared_data:
+        # Timed before any network runs: PyTorch's idle worker threads would compete with it.
+        root = Path(args.shared_data)
+        kitti = DataSpec('kitti_raw', root=str(root / 'kitti_raw_mini'), split='test_files.txt')
+        nyu = DataSpec('nyu_pairs', root=str(root / 'nyu_mini'))
+        print(f'data pipeline (one process): KITTI raw {data_time(kitti, "kitti") * 1e3:.1f} '
+              f'ms/sample, NYU pairs {data_time(nyu, "nyu") * 1e3:.1f} ms/sample')
     for preset in ('nyu', 'kitti'):
         total = 0.0
         for stage in ('coarse', 'fine'):
@@ -118,12 +125,6 @@ def main() -> None:
         hours = ', '.join(f'{total / (t * 1e12) / 3600:.2f} h at {t:g} TFLOP/s'
                           for t in args.gpu_tflops)
         print(f'{preset:5s} paper schedule: {total / 1e15:.1f} PFLOP -> {hours}')
-    if args.shared_data:
-        root = Path(args.shared_data)
-        kitti = DataSpec('kitti_raw', root=str(root / 'kitti_raw_mini'), split='test_files.txt')
-        nyu = DataSpec('nyu_pairs', root=str(root / 'nyu_mini'))
-        print(f'data pipeline (one process): KITTI raw {data_time(kitti, "kitti") * 1e3:.1f} '
-              f'ms/sample, NYU pairs {data_time(nyu, "nyu") * 1e3:.1f} ms/sample')
 
 
 if __name__ == '__main__':
