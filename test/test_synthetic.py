@@ -88,3 +88,24 @@ def test_driving_forward_brings_the_facade_closer():
         if facade.any():
             np.testing.assert_allclose(frame.depth_m[facade], layout.facade_z_m - z, rtol=1e-6)
     assert np.nanmax(near.depth_m) < np.nanmax(far.depth_m)
+
+
+def test_a_camera_moved_sideways_sees_the_same_street():
+    # The walls are the planes x = x_m in the street frame: seen from a camera moved by
+    # camera_x_m, their points sit at x_m - camera_x_m in that camera's frame.
+    layout = RoadLayout.random(5, length_m=10.0)
+    intr = kitti_like_intrinsics(310, 94)
+    for shift in (-0.54, 0.06, 1.3):
+        frame = render(layout, intr, camera_z_m=3.0, camera_x_m=shift)
+        assert frame.camera_x_m == shift
+        pts = backproject(frame.depth_m, intr)
+        wall = frame.labels == WALL
+        xs = pts[wall][:, 0] + shift
+        on_left = np.isclose(xs, layout.left.x_m, rtol=1e-4)
+        on_right = np.isclose(xs, layout.right.x_m, rtol=1e-4)
+        assert wall.any() and np.all(on_left | on_right)
+        ground = (frame.labels == ROAD) | (frame.labels == GROUND)
+        np.testing.assert_allclose(pts[ground][:, 1], 1.65, rtol=1e-5)
+    centred = render(layout, intr, camera_z_m=3.0)
+    np.testing.assert_array_equal(centred.image, render(layout, intr, camera_z_m=3.0,
+                                                        camera_x_m=0.0).image)

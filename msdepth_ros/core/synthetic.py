@@ -174,11 +174,18 @@ class SyntheticFrame:
     intrinsics: Intrinsics
     camera_height_m: float
     camera_z_m: float
+    camera_x_m: float = 0.0
 
 
 def render(layout: RoadLayout, intrinsics: Intrinsics, camera_z_m: float = 0.0,
-           camera_height_m: float = KITTI_CAMERA_HEIGHT_M) -> SyntheticFrame:
-    """Ray-cast ``layout`` for a camera at ``camera_z_m`` along the road, looking down it."""
+           camera_height_m: float = KITTI_CAMERA_HEIGHT_M,
+           camera_x_m: float = 0.0) -> SyntheticFrame:
+    """
+    Ray-cast ``layout`` for a camera at ``camera_z_m`` along the road, looking down it.
+
+    ``camera_x_m`` moves the camera sideways (positive: to the right), so that the cameras of a
+    stereo rig, or a sensor mounted off the car's centre line, see the same street.
+    """
     w, h = intrinsics.size
     dx = ((np.arange(w) - intrinsics.cx_px) / intrinsics.fx_px)[None, :].repeat(h, 0)
     dy = ((np.arange(h) - intrinsics.cy_px) / intrinsics.fy_px)[:, None].repeat(w, 1)
@@ -188,6 +195,7 @@ def render(layout: RoadLayout, intrinsics: Intrinsics, camera_z_m: float = 0.0,
     index = np.zeros((h, w), dtype=np.int64)
     normal = np.zeros((h, w), dtype=np.int8)  # 0: up, 1: +x, 2: -x, 3: -z (towards camera)
     hgt = camera_height_m
+    cam_x = float(camera_x_m)
     z_end = layout.facade_z_m - camera_z_m
 
     def take(t: np.ndarray, hit: np.ndarray, label: int, idx: np.ndarray | int = 0,
@@ -202,7 +210,7 @@ def render(layout: RoadLayout, intrinsics: Intrinsics, camera_z_m: float = 0.0,
         # Ground plane y = hgt, in front of the facade.
         t = hgt / dy
         ground_hit = (dy > 0) & (t < z_end)
-        x_ground = t * dx
+        x_ground = cam_x + t * dx
         on_road = np.abs(x_ground) <= layout.road_half_width_m
         take(t, ground_hit & on_road, ROAD)
         take(t, ground_hit & ~on_road, GROUND)
@@ -212,7 +220,7 @@ def render(layout: RoadLayout, intrinsics: Intrinsics, camera_z_m: float = 0.0,
              FACADE)
         # Road-side building segments on the planes x = x_m.
         for side, nrm in ((layout.left, 1), (layout.right, 2)):
-            t = side.x_m / dx
+            t = (side.x_m - cam_x) / dx
             zw = camera_z_m + t
             seg = np.clip(np.searchsorted(side.starts, zw, side='right') - 1, 0,
                           len(side.starts) - 1)
@@ -225,14 +233,14 @@ def render(layout: RoadLayout, intrinsics: Intrinsics, camera_z_m: float = 0.0,
             z0, z1 = box.z0 - camera_z_m, box.z1 - camera_z_m
             if z1 <= 0:
                 continue
-            tx0, tx1 = box.x0 / dx, box.x1 / dx
+            tx0, tx1 = (box.x0 - cam_x) / dx, (box.x1 - cam_x) / dx
             ty0, ty1 = (hgt - box.height_m) / dy, hgt / dy
             txn, txf = np.minimum(tx0, tx1), np.maximum(tx0, tx1)
             tyn, tyf = np.minimum(ty0, ty1), np.maximum(ty0, ty1)
             near = np.maximum(np.maximum(txn, tyn), z0)
             far = np.minimum(np.minimum(txf, tyf), z1)
             # A ray parallel to a slab is inside it or never: NaN/inf from 0/0 resolve here.
-            x_in = np.where(dx == 0, (box.x0 <= 0) & (0 <= box.x1), True)
+            x_in = np.where(dx == 0, (box.x0 <= cam_x) & (cam_x <= box.x1), True)
             near = np.where(np.isnan(near), -np.inf, near)
             hit = x_in & (near <= far) & (near > 0)
             face = np.where(near == z0, 3, np.where(near == txn, np.where(dx > 0, 2, 1), 0))
@@ -240,10 +248,10 @@ def render(layout: RoadLayout, intrinsics: Intrinsics, camera_z_m: float = 0.0,
 
     sky = labels == SKY
     depth[sky] = np.nan
-    image = _shade(layout, depth, labels, index, normal, dx, dy, camera_z_m, hgt)
+    image = _shade(layout, depth, labels, index, normal, dx, dy, camera_z_m, hgt, cam_x)
     return SyntheticFrame(image=image, depth_m=depth.astype(np.float32), labels=labels,
                           intrinsics=intrinsics, camera_height_m=camera_height_m,
-                          camera_z_m=camera_z_m)
+                          camera_z_m=camera_z_m, camera_x_m=cam_x)
 
 
 def road_scene(seed: int, width: int = KITTI_WIDTH, height: int = KITTI_HEIGHT,
@@ -279,11 +287,12 @@ def _hash01(a: np.ndarray, b: np.ndarray, seed: int) -> np.ndarray:
 
 def _shade(layout: RoadLayout, depth: np.ndarray, labels: np.ndarray,
            index: np.ndarray, normal: np.ndarray, dx: np.ndarray, dy: np.ndarray,
-           camera_z_m: float, hgt: float) -> np.ndarray:
+           camera_z_m: float, hgt: float, camera_x_m: float = 0.0) -> np.ndarray:
     h, w = depth.shape
     rgb = np.zeros((h, w, 3))
     t = np.where(np.isfinite(depth), depth, 0.0)
-    x, y, z = t * dx, t * dy, t + camera_z_m  # world coordinates of the hit points
+    # world coordinates of the hit points
+    x, y, z = camera_x_m + t * dx, t * dy, t + camera_z_m
     seed = layout.seed
 
     road = labels == ROAD

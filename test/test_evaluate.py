@@ -1,0 +1,153 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``msdepth-eval``: perfect predictions, the mean baseline, the paper's table, the files."""
+
+import json
+import math
+import subprocess
+
+from conftest import console_script
+from msdepth_ros.core.metrics import (average_metrics, compute_metrics, KITTI_GARG_CROP,
+                                      METRIC_NAMES, NYU_EIGEN_CROP, PAPER_RESULTS)
+from msdepth_ros.core.preprocess import plan_input
+from msdepth_ros.core.presets import NYU
+from msdepth_ros.data.base import write_png
+from msdepth_ros.data.kitti import write_split_file
+from msdepth_ros.data.kitti_writer import SyntheticDriveConfig, write_synthetic_drive
+from msdepth_ros.data.nyu import NYU_INTRINSICS, NyuPairsDataset
+from msdepth_ros.data.synthetic import SyntheticRoadDataset
+from msdepth_ros.model.checkpoint import save_checkpoint
+from msdepth_ros.model.network import build_model, ModelConfig
+import numpy as np
+import pytest
+import torch
+
+
+def run_eval(*args):
+    proc = subprocess.run([console_script('msdepth-eval'), *map(str, args), '--no-progress'],
+                          capture_output=True, text=True, timeout=300)
+    return proc
+
+
+def constant_checkpoint(path, preset_name, log_depth):
+    """Write a real checkpoint whose network outputs ``log_depth`` everywhere (fine 4 bias)."""
+    model = build_model(ModelConfig.for_preset(preset_name, coarse_fc_width=8))
+    with torch.no_grad():
+        model.fine.conv4.weight.zero_()
+        model.fine.conv4.bias.fill_(log_depth)
+    return save_checkpoint(path, model, metadata={'note': 'constant output for tests'})
+
+
+def test_prediction_equal_to_the_ground_truth_is_perfect(tmp_path):
+    folder = tmp_path / 'pairs'
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_png(folder / f'image_{i}.png', rng.integers(0, 256, (480, 640, 3), np.uint8))
+        write_png(folder / f'depth_{i}.png', np.full((480, 640), 3000, np.uint16))  # 3 m
+    # the network predicts at the training focal length; the evaluation rescales to the camera
+    scale = plan_input(640, 480, NYU).metric_scale(NYU_INTRINSICS)
+    model = constant_checkpoint(tmp_path / 'const.pt', 'nyu', math.log(3.0 / scale))
+    proc = run_eval(model, '--backend', 'torch', '--dataset', 'nyu_pairs', '--root', folder,
+                    '--output-dir', tmp_path / 'out')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
+    m = report['metrics']
+    assert m['delta1'] == m['delta2'] == m['delta3'] == 1.0
+    assert m['abs_rel'] < 1e-6 and m['rmse'] < 1e-5 and m['si_log'] < 1e-6
+    assert report['images'] == 2 and report['protocol']['crop'] == 'nyu_eigen'
+    # the network's output grid does not reach the crop's bottom rows: counted, not hidden
+    assert 0.9 < report['coverage'] < 1.0
+    proc = run_eval(model, '--dataset', 'nyu_pairs', '--root', folder, '--extrapolate',
+                    '--output-dir', tmp_path / 'extrapolated', '--no-plot')
+    assert proc.returncode == 0, proc.stderr
+    extrapolated = json.loads((tmp_path / 'extrapolated' / 'metrics.json').read_text())
+    assert extrapolated['coverage'] == 1.0 and extrapolated['metrics']['delta1'] == 1.0
+    # the table prints the measured column beside the paper's
+    out = proc.stdout
+    assert 'measured' in out and 'paper coarse+fine' in out and 'paper mean' in out
+    assert '0.611' in out and '0.907' in out and '1.000' in out
+    assert report['paper']['paper coarse']['delta1'] == PAPER_RESULTS['nyu']['coarse'][0]
+    rows = (tmp_path / 'out' / 'per_image.csv').read_text().splitlines()
+    assert rows[0].split(',')[:4] == ['name', 'gt_pixels', 'pixels', 'scale']
+    assert len(rows) == 3
+    assert (tmp_path / 'out' / 'report.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_mean_baseline_reports_what_the_metrics_module_computes(tmp_path):
+    proc = run_eval('--baseline', 'mean', '--mean-depth-m', 12.5, '--dataset', 'synthetic',
+                    '--synthetic-count', 3, '--synthetic-size', 310, 94, '--output-dir',
+                    tmp_path, '--no-plot')
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / 'metrics.json').read_text())
+    dataset = SyntheticRoadDataset(3, seed=1000, width=310, height=94)
+    expected = [compute_metrics(np.full_like(dataset[i].depth_m, 12.5), dataset[i].depth_m,
+                                min_depth_m=1e-3, max_depth_m=80.0, crop=KITTI_GARG_CROP)
+                for i in range(3)]
+    mean = average_metrics(expected)
+    for name in METRIC_NAMES:
+        assert report['metrics'][name] == pytest.approx(mean[name], rel=1e-9, abs=1e-12)
+    assert report['coverage'] == 1.0 and report['protocol']['crop'] == 'garg'
+    assert '0.692' in proc.stdout and '9.635' in proc.stdout  # KITTI's paper columns
+    assert not (tmp_path / 'report.png').exists()
+    rows = (tmp_path / 'per_image.csv').read_text().splitlines()[1:]
+    assert [float(r.split(',')[4]) for r in rows] == pytest.approx(
+        [e['delta1'] for e in expected], abs=1e-6)
+
+
+def test_mean_baseline_on_real_nyu_samples(shared_data, tmp_path):
+    proc = run_eval('--baseline', 'mean', '--dataset', 'nyu_pairs', '--root',
+                    shared_data / 'nyu_mini', '--output-dir', tmp_path, '--examples', 2)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / 'metrics.json').read_text())
+    dataset = NyuPairsDataset.from_folder(shared_data / 'nyu_mini')
+    crop = NYU_EIGEN_CROP.mask(480, 640)
+    gts = [dataset[i].depth_m for i in range(len(dataset))]
+    values = np.concatenate([g[crop & np.isfinite(g) & (g < 10.0)] for g in gts])
+    mean_depth = float(values.astype(float).mean())
+    assert f'{mean_depth:.3f} m' in report['label']
+    expected = average_metrics(
+        compute_metrics(np.full_like(g, mean_depth), g, min_depth_m=1e-3, max_depth_m=10.0,
+                        crop=NYU_EIGEN_CROP) for g in gts)
+    assert report['metrics']['abs_rel'] == pytest.approx(expected['abs_rel'], rel=1e-6)
+    assert report['images'] == 8 and (tmp_path / 'report.png').is_file()
+
+
+def test_kitti_raw_ground_truth_is_cached_once(tmp_path):
+    drive = write_synthetic_drive(tmp_path / 'raw', SyntheticDriveConfig(
+        frames=2, width=310, height=94, cameras=(2,), oxts=False))
+    split = write_split_file(tmp_path / 'split.txt', drive.entries('l'))
+    cache = tmp_path / 'gt.npz'
+    args = ['--baseline', 'mean', '--mean-depth-m', 20, '--dataset', 'kitti_raw', '--root',
+            tmp_path / 'raw', '--split', split, '--gt-cache', cache, '--no-plot']
+    first = run_eval(*args, '--output-dir', tmp_path / 'a')
+    assert first.returncode == 0, first.stderr
+    assert cache.is_file() and 'wrote ground truth' in first.stdout
+    second = run_eval(*args, '--output-dir', tmp_path / 'b')
+    assert second.returncode == 0 and 'wrote ground truth' not in second.stdout
+    a = json.loads((tmp_path / 'a' / 'metrics.json').read_text())['metrics']
+    b = json.loads((tmp_path / 'b' / 'metrics.json').read_text())['metrics']
+    assert a == b and 0.0 < a['delta1'] < 1.0
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path):
+    proc = run_eval(tmp_path / 'missing.pt', '--dataset', 'synthetic')
+    assert proc.returncode == 1
+    assert 'missing.pt: no such model file' in proc.stderr and 'Traceback' not in proc.stderr
+    proc = run_eval('--dataset', 'synthetic')
+    assert proc.returncode == 2 and 'give a model file or --baseline mean' in proc.stderr
+    proc = run_eval('--baseline', 'mean', '--dataset', 'kitti_raw', '--root', tmp_path)
+    assert proc.returncode == 1 and 'needs a split file' in proc.stderr
+    assert 'Traceback' not in proc.stderr

@@ -1,0 +1,210 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+Training: configs, the learning test (coarse, then fine on top), resume, DDP under torchrun.
+
+The runs use a half-size KITTI-like geometry (a preset given as data in the config) and small
+synthetic street images so that the whole file takes well under a minute of CPU.
+"""
+
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+from conftest import console_script, REPO_ROOT
+from msdepth_ros.data.synthetic import SyntheticRoadDataset
+from msdepth_ros.evaluation.evaluate import ConstantSource, EvalProtocol, evaluate
+from msdepth_ros.model.checkpoint import load_checkpoint
+from msdepth_ros.tools.evaluate import ModelSource
+from msdepth_ros.train.config import (config_from_dict, ConfigError, dump_config, load_config,
+                                      PAPER_LR, PAPER_SAMPLES)
+from msdepth_ros.train.trainer import StepBatchSampler, train, weights_digest
+import numpy as np
+import pytest
+import yaml
+
+CONFIG_DIR = REPO_ROOT / 'config'
+
+#: KITTI's geometry at half the input size: input 288x86, output 70x13, the fine network on
+#: the bottom 59 rows (the smallest crop its convolution and pool map onto 13 rows).
+SMALL_PRESET = {'name': 'kitti_small', 'input_width': 288, 'input_height': 86,
+                'output_width': 70, 'output_height': 13, 'fine_crop_top': 27,
+                'resize_width': 310.5, 'resize_height': 93.75, 'crop': 'bottom',
+                'train_focal_px': 721.54 / 4, 'min_depth_m': 1e-3, 'max_depth_m': 80.0}
+
+
+def small_overrides(out_dir, **extra):
+    """Return overrides of config/train_synthetic.yaml for a CPU run of seconds."""
+    values = {'model.preset': json.dumps(SMALL_PRESET), 'model.coarse_fc_width': 64,
+              'data.train.width': 310, 'data.train.height': 94, 'data.train.count': 64,
+              'data.val.width': 310, 'data.val.height': 94, 'data.val.count': 8,
+              'batch_size': 8, 'workers': 0, 'val_every_samples': 0,
+              'checkpoint_every_samples': 0, 'log_every_steps': 10, 'output_dir': str(out_dir),
+              'device': 'cpu'}
+    values.update(extra)
+    return [f'{k}={v}' for k, v in values.items()]
+
+
+def test_shipped_configs_load_with_the_papers_values():
+    nyu = load_config(CONFIG_DIR / 'train_nyu.yaml')
+    kitti = load_config(CONFIG_DIR / 'train_kitti.yaml')
+    for config, name in ((nyu, 'nyu'), (kitti, 'kitti')):
+        assert config.model.get_preset().name == name
+        assert config.batch_size == 32 and config.momentum == 0.9
+        assert config.model.coarse_fc_width == 4096
+        assert config.learning_rates('coarse') == PAPER_LR['coarse']
+        assert config.learning_rates('fine') == PAPER_LR['fine']
+        assert (config.coarse.samples, config.fine.samples) == (
+            PAPER_SAMPLES[name]['coarse'], PAPER_SAMPLES[name]['fine'])
+    assert nyu.mask_min_max and not kitti.mask_min_max
+    assert kitti.augmentation().rotation_deg == 0.0 and kitti.augmentation().scale_max == 1.2
+    assert nyu.augmentation().rotation_deg == 5.0 and nyu.augmentation().scale_max == 1.5
+    synthetic = load_config(CONFIG_DIR / 'train_synthetic.yaml')
+    assert synthetic.data.train.kind == 'synthetic'
+    # a dumped config reads back as the same config
+    assert config_from_dict(yaml.safe_load(dump_config(synthetic))) == synthetic
+
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"coarse: unknown keys \['sampels'\]"):
+        config_from_dict({'data': {'train': {'kind': 'synthetic'}},
+                          'coarse': {'sampels': 10}})
+    with pytest.raises(ConfigError, match=r'fine.lr has unknown groups \[.conv2.\]'):
+        config_from_dict({'data': {'train': {'kind': 'synthetic'}},
+                          'fine': {'samples': 1, 'lr': {'conv2': 0.1}}})
+    with pytest.raises(ConfigError, match='batch_size: expected an integer'):
+        load_config(CONFIG_DIR / 'train_synthetic.yaml', ['batch_size=many'])
+    with pytest.raises(ConfigError, match='is not KEY=VALUE'):
+        load_config(CONFIG_DIR / 'train_synthetic.yaml', ['batch_size'])
+    path = tmp_path / 'bad.yaml'
+    path.write_text('data: {train: {kind: imagenet}}\n')
+    with pytest.raises(ConfigError, match='bad.yaml: .*kind must be one of'):
+        load_config(path)
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path):
+    proc = subprocess.run([console_script('msdepth-train'), '--config',
+                           str(CONFIG_DIR / 'train_synthetic.yaml'), '--override',
+                           'stages.coarse=1'], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "unknown keys ['stages']" in proc.stderr and 'Traceback' not in proc.stderr
+    proc = subprocess.run([console_script('msdepth-train'), '--config',
+                           str(tmp_path / 'none.yaml')], capture_output=True, text=True)
+    assert proc.returncode == 2 and 'no such config file' in proc.stderr
+
+
+def test_ranks_take_disjoint_shares_of_each_global_batch():
+    shares = [list(StepBatchSampler(40, 8, 2, r, 0, 0, 0, 10)) for r in range(2)]
+    for step in range(10):
+        a = {k[0] for k in shares[0][step]}
+        b = {k[0] for k in shares[1][step]}
+        assert len(a) == len(b) == 4 and not a & b
+    # an epoch (5 steps) visits every sample once
+    seen = [k[0] for r in range(2) for step in range(5) for k in shares[r][step]]
+    assert sorted(seen) == list(range(40))
+
+
+@pytest.mark.slow
+def test_training_on_synthetic_scenes_learns_and_the_fine_stage_helps(tmp_path):
+    config = load_config(CONFIG_DIR / 'train_synthetic.yaml', small_overrides(
+        tmp_path / 'run', **{'coarse.samples': 320, 'fine.samples': 640}))
+    result = train(config, progress=False)
+    rows = [r for r in result.history if r.get('loss') is not None]
+    coarse = [r['loss'] for r in rows if r['stage'] == 'coarse']
+    fine = [r['loss'] for r in rows if r['stage'] == 'fine']
+    assert coarse[-1] < 0.75 * coarse[0]  # the loss goes down
+    assert min(fine) < coarse[-1]
+    assert (tmp_path / 'run' / 'log.csv').read_text().count('\n') == len(result.history) + 1
+    assert set(result.val_metrics) == {'coarse', 'fine'}  # validated after each stage
+
+    # Held-out streets (another seed), through the inference runtime and the evaluation.
+    held_out = SyntheticRoadDataset(16, seed=999, width=310, height=94)
+    protocol = EvalProtocol(1e-3, 80.0, None)
+    train_set = SyntheticRoadDataset(64, seed=1, width=310, height=94)
+    depths = np.concatenate([d[np.isfinite(d) & (d < 80.0)]
+                             for d in (train_set[i].depth_m for i in range(len(train_set)))])
+    mean = evaluate(ConstantSource(float(depths.mean())), held_out, protocol).metrics
+    coarse_m = evaluate(ModelSource(str(result.stage_checkpoints['coarse']), 'torch'),
+                        held_out, protocol).metrics
+    fine_m = evaluate(ModelSource(str(result.final_checkpoint), 'torch'), held_out,
+                      protocol).metrics
+    for metrics in (coarse_m, fine_m):
+        assert metrics['delta1'] > mean['delta1'] + 0.2
+        assert metrics['abs_rel'] < 0.6 * mean['abs_rel']
+    assert fine_m['delta1'] >= coarse_m['delta1']
+    assert fine_m['abs_rel'] <= coarse_m['abs_rel']
+    # the final checkpoint holds the coarse stage's coarse network unchanged
+    final = load_checkpoint(result.final_checkpoint).model.state_dict()
+    coarse_ckpt = load_checkpoint(result.stage_checkpoints['coarse']).model.state_dict()
+    for key, value in coarse_ckpt.items():
+        if key.startswith('coarse.'):
+            assert np.array_equal(value.numpy(), final[key].numpy()), key
+
+
+@pytest.mark.slow
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
+    overrides = {'coarse.samples': 48, 'fine.samples': 24, 'data.train.count': 16,
+                 'data.val': 'null'}
+    whole = train(load_config(CONFIG_DIR / 'train_synthetic.yaml',
+                              small_overrides(tmp_path / 'a', **overrides)), progress=False)
+    config_b = load_config(CONFIG_DIR / 'train_synthetic.yaml',
+                           small_overrides(tmp_path / 'b', **overrides))
+    first = train(config_b, progress=False, stop_after_steps=4)
+    assert first.stopped and not (tmp_path / 'b' / 'model.pt').exists()
+    second = train(config_b, resume='auto', progress=False, stop_after_steps=3)
+    assert second.stopped  # crossed into the fine stage, stopped again
+    third = train(config_b, resume='auto', progress=False)
+    assert not third.stopped
+    a = load_checkpoint(whole.final_checkpoint).model
+    b = load_checkpoint(third.final_checkpoint).model
+    assert weights_digest(a) == weights_digest(b)
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_ranks_split_the_data_and_agree_on_the_weights(tmp_path):
+    out = tmp_path / 'ddp'
+    overrides = small_overrides(out, **{'coarse.samples': 32, 'fine.samples': 16,
+                                        'data.train.count': 24, 'data.val.count': 4,
+                                        'record_samples': 'true'})
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc-per-node',
+           '2', console_script('msdepth-train'), '--config',
+           str(CONFIG_DIR / 'train_synthetic.yaml'), '--no-progress']
+    for item in overrides:
+        cmd += ['--override', item]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def shares(rank):
+        table = {}
+        for line in (out / f'samples_rank{rank}.txt').read_text().splitlines():
+            stage, step, index = line.split()
+            table.setdefault((stage, int(step)), []).append(int(index))
+        return table
+    rank0, rank1 = shares(0), shares(1)
+    assert set(rank0) == set(rank1) == {('coarse', s) for s in range(4)} | {
+        ('fine', s) for s in range(2)}
+    for key in rank0:
+        assert len(rank0[key]) == len(rank1[key]) == 4
+        assert not set(rank0[key]) & set(rank1[key])
+    checkpoint = load_checkpoint(out / 'model.pt')
+    digests = checkpoint.metadata['rank_weight_digests']
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert digests[0] == weights_digest(checkpoint.model)
+    assert checkpoint.metadata['world_size'] == 2
+    assert Path(out / 'log.csv').is_file() and Path(out / 'coarse.pt').is_file()
