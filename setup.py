@@ -47,6 +47,7 @@ setup(
     entry_points={
         'console_scripts': [
             'msdepth-summary = msdepth_ros.tools.summary:main',
+            'depth_node = msdepth_ros.ros.depth_node:main',
         ],
     },
 )
