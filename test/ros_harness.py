@@ -61,14 +61,16 @@ class NodeProcess:
     """
     ``depth_node`` started through its console script, in namespace ``namespace``.
 
-    Its log (stdout and stderr) goes to ``log_path``.
+    Its log (stdout and stderr) goes to ``log_path``; ``env`` adds environment variables.
     """
 
-    def __init__(self, namespace: str, args: Iterable[str], log_path: Path) -> None:
+    def __init__(self, namespace: str, args: Iterable[str], log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.namespace = namespace
         self.log_path = log_path
         env = dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1',
-                   RCUTILS_LOGGING_BUFFERED_STREAM='0', ROS_LOG_DIR=str(log_path.parent / 'ros'))
+                   RCUTILS_LOGGING_BUFFERED_STREAM='0', ROS_LOG_DIR=str(log_path.parent / 'ros'),
+                   **(env or {}))
         self._log_file = open(log_path, 'w')
         self.proc = subprocess.Popen(
             [console_script('depth_node'), '--ros-args', '-r', f'__ns:={namespace}', *args],
@@ -236,10 +238,25 @@ class Client:
 
     # -- publishing ----------------------------------------------------------------------------
 
+    def advertise(self, topics: dict[str, type], timeout_s: float = 30.0) -> None:
+        """
+        Create publishers and wait until the node's subscriptions match them.
+
+        A message published before the node's (best-effort) subscription has matched the
+        publisher is lost. The publisher's side of discovery can finish first, so a short
+        wait follows the match.
+        """
+        for topic, msg_type in topics.items():
+            publisher = self.node.create_publisher(msg_type, topic, 10)
+            self.wait_for(lambda: publisher.get_subscription_count() >= 1, timeout_s,
+                          f'a subscription matching the publisher of {topic}')
+            self._publishers[topic] = publisher
+        time.sleep(0.5)
+
     def publisher(self, topic: str, msg_type: type) -> Any:
-        """Return a (reliable, depth 10) publisher of ``topic``, created once."""
+        """Return the publisher of ``topic`` (``advertise`` it first when the node listens)."""
         if topic not in self._publishers:
-            self._publishers[topic] = self.node.create_publisher(msg_type, topic, 10)
+            self.advertise({topic: msg_type})
         return self._publishers[topic]
 
     def publish(self, topic: str, msg: Any) -> None:
@@ -250,11 +267,6 @@ class Client:
         """Return a stamp no other frame of this client has."""
         self._stamp += 1
         return self._stamp, 500
-
-    def wait_matched(self, topic: str, subscribers: int = 1, timeout_s: float = 60.0) -> None:
-        """Wait until ``topic`` has ``subscribers`` subscriptions (the node has started)."""
-        self.wait_for(lambda: self.node.count_subscribers(topic) >= subscribers, timeout_s,
-                      f'a subscriber on {topic}')
 
     def set_parameters(self, namespace: str, timeout_s: float = 10.0,
                        **values: Any) -> list[Any]:

@@ -36,7 +36,7 @@ import numpy as np
 import pytest
 from ros_harness import (camera_info_msg, Client, cloud_array, compressed_msg, depth_array,
                          image_msg, k_of, make_checkpoint, NodeProcess, OUTPUTS)
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -63,8 +63,8 @@ def system(tmp_path_factory):
             for topic, msg_type in OUTPUTS.items():
                 client.watch(f'{ns}/{topic}', msg_type)
         client.watch('/diagnostics', DiagnosticArray)
-        client.wait_matched(f'{RAW}/image')
-        client.wait_matched(f'{COMPRESSED}/image/compressed')
+        client.advertise({f'{RAW}/image': Image, f'{RAW}/camera_info': CameraInfo,
+                          f'{COMPRESSED}/image/compressed': CompressedImage})
         info = camera_info_msg(cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, WIDTH, HEIGHT,
                                frame_id=FRAME_ID)
         state = {'scene': scene, 'info': info}

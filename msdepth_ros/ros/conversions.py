@@ -346,7 +346,9 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:
     try:
         full = Intrinsics.from_camera_info(msg.k, msg.p, full_w, full_h)
     except IntrinsicsError as exc:
-        raise ConversionError(KIND_CAMERA_INFO, f'camera info: {exc}') from None
+        text = str(exc)
+        raise ConversionError(KIND_CAMERA_INFO, text if text.startswith('camera info')
+                              else f'camera info: {text}') from None
     binning_x, binning_y = max(1, int(msg.binning_x)), max(1, int(msg.binning_y))
     roi = msg.roi
     if roi.x_offset == 0 and roi.y_offset == 0 and roi.width == 0 and roi.height == 0:
