@@ -32,7 +32,6 @@ import time
 from typing import Any, Callable, Iterable
 
 from conftest import console_script
-from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -55,7 +54,7 @@ def make_checkpoint(path: Path, preset: str = 'kitti') -> Path:
     return save_checkpoint(path, build_model(ModelConfig.for_preset(preset, coarse_fc_width=32)))
 
 
-# -- the node process ------------------------------------------------------------------------------
+# -- the node process -----------------------------------------------------------------------------
 
 class NodeProcess:
     """
@@ -108,7 +107,7 @@ class NodeProcess:
         return self.proc.returncode
 
 
-# -- the test side ---------------------------------------------------------------------------------
+# -- the test side --------------------------------------------------------------------------------
 
 def stamp_key(msg: Any) -> tuple[int, int]:
     """Return a message's header stamp as (sec, nanosec)."""
@@ -297,7 +296,7 @@ def _parameter(name: str, value: Any) -> Parameter:
     return Parameter(name=name, value=pv)
 
 
-# -- messages, built and read with plain numpy -----------------------------------------------------
+# -- messages, built and read with plain numpy ----------------------------------------------------
 
 def image_msg(rgb: np.ndarray, stamp: tuple[int, int], encoding: str = 'rgb8',
               frame_id: str = 'camera_optical', pad_bytes: int = 0) -> Image:
@@ -358,7 +357,7 @@ def compressed_msg(rgb: np.ndarray, stamp: tuple[int, int], frame_id: str = 'cam
 def camera_info_msg(fx: float, fy: float, cx: float, cy: float, width: int, height: int,
                     stamp: tuple[int, int] = (0, 0), frame_id: str = 'camera_optical',
                     k: list[float] | None = None, p: list[float] | None = None) -> CameraInfo:
-    """CameraInfo with K and P of a pinhole camera (or K and P as given)."""
+    """Build a CameraInfo with K and P of a pinhole camera (or K and P as given)."""
     msg = CameraInfo()
     msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
     msg.header.frame_id = frame_id
@@ -399,4 +398,3 @@ def k_of(msg: CameraInfo) -> tuple[float, float, float, float]:
     """Return (fx, fy, cx, cy) read from a CameraInfo's K."""
     k = np.asarray(msg.k, float).reshape(3, 3)
     return k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-

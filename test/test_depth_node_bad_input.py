@@ -13,9 +13,10 @@
 # limitations under the License.
 
 """
-Bad input to the depth node, over real DDS: each kind is logged with a clear, throttled message,
-counted by kind in diagnostics, that message skipped, and the next good frame published
-correctly.
+Bad input to the depth node, over real DDS.
+
+Each kind is logged with a clear, throttled message, counted by kind in diagnostics, that
+message skipped, and the next good frame published correctly.
 
 One node process serves the module, so the tests run in file order: the first one needs a
 node that has never received camera info. The node logs each kind at most once per period

@@ -91,7 +91,7 @@ def send_frame(client, scene_image, encoding='rgb8', pad_bytes=0, info=None, ns=
 
 @pytest.fixture(scope='module')
 def reference(system):
-    """The raw node's outputs for the module's scene (rgb8, no padding)."""
+    """Return the raw node's outputs for the module's scene (rgb8, no padding)."""
     client, _, _, state = system
     stamp, out = send_frame(client, state['scene'].image, info=state['info'])
     return stamp, out
@@ -244,8 +244,8 @@ def test_colorized_is_silent_until_subscribed(system):
     assert (preview.width, preview.height, preview.step) == (depth_msg.width, depth_msg.height,
                                                              3 * depth_msg.width)
     assert preview.header.frame_id == FRAME_ID
-    pixels = np.frombuffer(bytes(preview.data), np.uint8).reshape(preview.height,
-                                                                   preview.width, 3)
+    pixels = np.frombuffer(bytes(preview.data), np.uint8).reshape(
+        preview.height, preview.width, 3)
     np.testing.assert_array_equal(pixels, colorize_depth(depth_array(depth_msg),
                                                          KITTI.min_depth_m, KITTI.max_depth_m,
                                                          'turbo'))
@@ -298,4 +298,3 @@ def test_ctrl_c_exits_cleanly(system):
     _, _, compressed, _ = system
     assert compressed.stop() == 0
     assert 'Traceback' not in compressed.log()
-

@@ -365,7 +365,7 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:
     if width == 0 or height == 0:
         raise ConversionError(KIND_CAMERA_INFO, f'camera info binning {binning_x}x{binning_y} '
                                                 f'leaves no pixel of the {roi_w}x{roi_h} ROI')
-    if (x0, y0, binning_x, binning_y) == (0, 0, 1, 1):
+    if (x0, y0, binning_x, binning_y, width, height) == (0, 0, 1, 1, full_w, full_h):
         return full
     pixel_map = PixelMap.crop(x0, y0).then(PixelMap.resize(1.0 / binning_x, 1.0 / binning_y))
     return full.transformed(pixel_map, width, height)
