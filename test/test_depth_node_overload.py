@@ -34,9 +34,9 @@ from sensor_msgs.msg import CameraInfo, Image
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 NS = '/ovl'
-# 256x192 RGB (144 KiB) fits Fast DDS's default shared-memory segment (512 KiB); larger samples
-# travel as UDP fragments, and best effort then loses whole frames in the transport, which
-# would test Fast DDS's configuration rather than the node.
+# 256x192 RGB (144 KiB): with Fast DDS's default transports, best-effort 640x480 frames (0.9 MB)
+# were lost in the transport here (its shared-memory segment is 512 KiB by default), which would
+# test Fast DDS's configuration rather than the node.
 W, H = 256, 192
 BURST_S = 10.0
 #: How many times faster than the backend the images come (at most MAX_RATE_HZ).
