@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import argparse
 import array
+from pathlib import Path
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Sequence
 
 #: (width, height, preset, upsample) of the measured configurations.
@@ -98,11 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error('--repeats must be positive')
 
-    import torch
     from msdepth_ros.inference.backend import BackendError, load_backend
     from msdepth_ros.model.checkpoint import save_checkpoint
     from msdepth_ros.model.network import build_model, ModelConfig
     from msdepth_ros.ros.pipeline import DepthPipeline
+    import torch
     from tqdm import tqdm
 
     torch.manual_seed(0)

@@ -23,6 +23,7 @@ conversions are checked against a second implementation, not against themselves.
 from __future__ import annotations
 
 import array
+import gc
 import os
 from pathlib import Path
 import signal
@@ -144,9 +145,18 @@ class Client:
                     raise
 
     def close(self) -> None:
-        """Shut the client's context down."""
+        """Destroy the client's node and shut its context down."""
         rclpy.shutdown(context=self.context)
         self._thread.join(5.0)
+        # Destroy every handle now: rclpy objects left for the garbage collector would be
+        # collected in processes forked later in this test run (flake8's workers) and crash.
+        self.executor.shutdown()
+        self.node.destroy_node()
+        with self._lock:
+            self._received.clear()
+        self._publishers.clear()
+        self._subscriptions.clear()
+        gc.collect()
 
     # -- subscriptions -------------------------------------------------------------------------
 

@@ -180,7 +180,6 @@ class DepthNode(Node):
             self._backend.close()
             raise StartupError(str(exc), EXIT_BAD_PARAMETER) from None
         self._config = config
-        self._config_lock = threading.Lock()
         self._pipeline = DepthPipeline(self._backend)
         self._stats = FrameStats()
         self._gaps = SequenceGaps()
@@ -264,8 +263,9 @@ class DepthNode(Node):
             config.depth_range_m(self._backend.preset)
         except ConfigError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
-        with self._config_lock:
-            self._values, self._config = values, config
+        # Callbacks run on the executor thread only; the worker reads self._config once per
+        # frame, so swapping the reference is enough.
+        self._values, self._config = values, config
         self._log_bad.period_s = config.log_throttle_s
         changed = ', '.join(f'{p.name}={p.value!r}' for p in params if p.name in values)
         if changed:
@@ -351,8 +351,8 @@ class DepthNode(Node):
             try:
                 self._process(frame)
             except Exception as exc:  # noqa: B902 - a frame must never stop the worker
-                if self._stopping:
-                    return
+                if self._stopping or not self.context.ok():
+                    return  # shutting down: publishing into a closed context fails
                 self._stats.add_failure(f'{type(exc).__name__}: {exc}')
                 self._log_bad('failure', f'processing the image stamped '
                                          f'{stamp_seconds(frame.header):.6f} failed: '
