@@ -51,6 +51,7 @@ setup(
             'msdepth-export = msdepth_ros.tools.export:main',
             'msdepth-train = msdepth_ros.tools.train:main',
             'msdepth-eval = msdepth_ros.tools.evaluate:main',
+            'depth_node = msdepth_ros.ros.depth_node:main',
         ],
     },
 )

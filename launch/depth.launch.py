@@ -1,0 +1,115 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Launch the depth node for one camera.
+
+    ros2 launch msdepth_ros depth.launch.py model:=/path/kitti.pt camera:=/kitti/camera_02 \
+        config:=$(ros2 pkg prefix msdepth_ros)/share/msdepth_ros/config/kitti.yaml
+
+The node runs in the camera's namespace: it reads ``<camera>/<image>`` and
+``<camera>/<camera_info>`` and publishes ``<camera>/depth/image``, ``<camera>/depth/camera_info``,
+``<camera>/points`` and ``<camera>/depth/colorized``. ``image`` and ``camera_info`` may also be
+absolute topics. Parameters come from the config file; ``model``, ``backend`` and ``preset``
+override it when given. This file only describes the launch: no side effects, no ``eval``.
+
+The launch packages are imported inside the functions so that the argument mapping
+(``node_arguments``) can be checked where ROS's launch is not installed (the package's tests).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+PACKAGE = 'msdepth_ros'
+
+#: Launch argument -> (default, description).
+ARGUMENTS: dict[str, tuple[str, str]] = {
+    'model': ('', 'model file: a .pt checkpoint, an .onnx file or a TensorRT engine (empty: '
+                  'as in the config file)'),
+    'backend': ('', 'auto, tensorrt, onnxruntime or torch (empty: as in the config file)'),
+    'preset': ('', 'auto, nyu or kitti: the preset the model must have (empty: as in the '
+                   'config file)'),
+    'camera': ('camera', 'camera namespace; the node runs in it'),
+    'image': ('image_rect_color', 'input image topic, relative to the camera namespace or '
+                                  'absolute (its /compressed sibling serves compressed input)'),
+    'camera_info': ('camera_info', 'camera info topic, relative to the camera namespace or '
+                                   'absolute'),
+    'config': ('', 'parameter file (empty: config/depth.yaml of this package)'),
+    'use_sim_time': ('false', 'use /clock (true when replaying a rosbag with --clock)'),
+}
+
+#: Launch arguments that set node parameters of the same name (when not empty).
+PARAMETER_ARGUMENTS = ('model', 'backend', 'preset', 'use_sim_time')
+#: Topic remappings: (the node's topic, the launch argument that names it, suffix).
+REMAPPINGS: tuple[tuple[str, str, str], ...] = (
+    ('image', 'image', ''),
+    ('image/compressed', 'image', '/compressed'),
+    ('camera_info', 'camera_info', ''),
+)
+#: Launch arguments that set the node's namespace and its parameter file.
+NAMESPACE_ARGUMENT = 'camera'
+CONFIG_ARGUMENT = 'config'
+
+
+def node_arguments(values: Mapping[str, str], share_dir: str) -> dict[str, Any]:
+    """
+    Return the keyword arguments of the depth node's ``launch_ros.actions.Node``.
+
+    Parameters
+    ----------
+    values:
+        Every launch argument's value (strings, as launch gives them).
+    share_dir:
+        The package's share folder (holds ``config/depth.yaml``).
+
+    Returns
+    -------
+    ``namespace``, ``parameters`` (the config file, then the overrides) and ``remappings``.
+
+    """
+    use_sim_time = values['use_sim_time'].strip().lower()
+    if use_sim_time not in ('true', 'false'):
+        raise ValueError(f"launch argument use_sim_time must be 'true' or 'false', got "
+                         f'{values["use_sim_time"]!r}')
+    overrides: dict[str, Any] = {name: values[name] for name in PARAMETER_ARGUMENTS
+                                 if name != 'use_sim_time' and values[name]}
+    overrides['use_sim_time'] = use_sim_time == 'true'
+    config = values[CONFIG_ARGUMENT] or os.path.join(share_dir, 'config', 'depth.yaml')
+    remappings = [(topic, values[argument] + suffix) for topic, argument, suffix in REMAPPINGS]
+    return {'namespace': values[NAMESPACE_ARGUMENT], 'parameters': [config, overrides],
+            'remappings': remappings}
+
+
+def _launch_node(context: Any) -> list:
+    from ament_index_python.packages import get_package_share_directory
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    return [Node(package=PACKAGE, executable='depth_node', name='depth_node', output='screen',
+                 emulate_tty=True,
+                 **node_arguments(values, get_package_share_directory(PACKAGE)))]
+
+
+def generate_launch_description() -> Any:
+    """Declare the arguments and the depth node."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, (default, description) in ARGUMENTS.items()]
+        + [OpaqueFunction(function=_launch_node)])

@@ -1,0 +1,313 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The depth node's interface as data: its topics, its parameters and their validation.
+
+``PARAMETERS`` is the one table of parameter names, types, defaults, descriptions, ranges and
+allowed values: the node declares its parameters from it, and the tests check
+``config/*.yaml`` and ``launch/depth.launch.py`` against it. ``NodeConfig`` is the frozen,
+validated set of values the node runs with; a run-time change builds a new one and swaps it.
+Nothing here imports rclpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+import math
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from msdepth_ros.core.colormap import COLORMAPS
+from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
+from msdepth_ros.core.presets import Preset, PRESETS
+from msdepth_ros.inference.backend import BACKEND_NAMES
+
+# -- topics (relative, so that a namespace gives one node per camera) -----------------------------
+
+TOPIC_IMAGE = 'image'
+TOPIC_IMAGE_COMPRESSED = 'image/compressed'
+TOPIC_CAMERA_INFO = 'camera_info'
+TOPIC_DEPTH = 'depth/image'
+TOPIC_DEPTH_INFO = 'depth/camera_info'
+TOPIC_POINTS = 'points'
+TOPIC_COLORIZED = 'depth/colorized'
+TOPIC_DIAGNOSTICS = '/diagnostics'
+
+#: Topics the node subscribes to (which one of the two images depends on ``input_compressed``).
+INPUT_TOPICS = (TOPIC_IMAGE, TOPIC_IMAGE_COMPRESSED, TOPIC_CAMERA_INFO)
+#: Topics the node publishes.
+OUTPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_POINTS, TOPIC_COLORIZED, TOPIC_DIAGNOSTICS)
+
+#: Model files the backends load: checkpoints, ONNX, TensorRT engines.
+MODEL_SUFFIXES = ('.pt', '.onnx', '.engine', '.plan')
+
+#: Largest camera size the intrinsics parameters accept (matches the image conversion's limit).
+MAX_CAMERA_SIDE_PX = 16384
+
+ParamValue = Union[bool, int, float, str]
+
+
+class ConfigError(ValueError):
+    """A parameter value the node cannot run with; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """
+    One node parameter: its name, type (that of ``default``), meaning and constraints.
+
+    ``read_only`` parameters need a restart to change (they shape subscriptions, QoS or the
+    loaded model); the others can be set while the node runs.
+    """
+
+    name: str
+    default: ParamValue
+    description: str
+    read_only: bool = True
+    choices: tuple[str, ...] = ()
+    min_value: float | None = None
+    max_value: float | None = None
+
+    @property
+    def type_name(self) -> str:
+        """ROS parameter type: ``bool``, ``integer``, ``double`` or ``string``."""
+        return _type_name(type(self.default))
+
+    def constraints(self) -> str:
+        """Human-readable constraints, for the parameter descriptor."""
+        parts = []
+        if self.choices:
+            parts.append('one of: ' + ', '.join(self.choices))
+        if self.min_value is not None:
+            parts.append(f'range [{self.min_value}, {self.max_value}]')
+        return '; '.join(parts)
+
+
+_BACKENDS = tuple(BACKEND_NAMES)
+_PRESETS = ('auto',) + tuple(sorted(PRESETS))
+
+#: Every parameter of the depth node, in the order ``ros2 param list`` shows them.
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('model', '', 'Model file: a .pt checkpoint, an .onnx file or a TensorRT engine '
+              '(.engine, .plan). Required.'),
+    ParamSpec('backend', 'auto', 'Inference backend; auto picks TensorRT, else ONNX Runtime, '
+              'else PyTorch.', choices=_BACKENDS),
+    ParamSpec('preset', 'auto', "Geometry preset the model must have been trained with; 'auto' "
+              'accepts the one stored in the model file.', choices=_PRESETS),
+    ParamSpec('upsample', 1, 'Integer upsampling of the network output (bilinear in log '
+              'depth); the depth image and its camera info follow.', min_value=1, max_value=8),
+    ParamSpec('metric_scaling', True, 'Scale depth by f_camera / f_training so that cameras '
+              'with another focal length than the training data get metric depth.'),
+    ParamSpec('min_depth_m', 0.0, "Depths below this are invalid (NaN). 0: the preset's "
+              'minimum.', read_only=False, min_value=0.0, max_value=1000.0),
+    ParamSpec('max_depth_m', 0.0, "Depths above this are invalid (NaN). 0: the preset's "
+              'maximum.', read_only=False, min_value=0.0, max_value=1000.0),
+    ParamSpec('use_camera_info', True, 'Take the intrinsics from the camera_info topic (the '
+              'camera_* parameters then only serve until the first camera info arrives); false: '
+              'from the camera_* parameters only.'),
+    ParamSpec('camera_fx_px', 0.0, 'Fallback intrinsics: focal length x in pixels of '
+              'camera_width x camera_height images; 0 = none.', min_value=0.0, max_value=1e6),
+    ParamSpec('camera_fy_px', 0.0, 'Fallback intrinsics: focal length y in pixels.',
+              min_value=0.0, max_value=1e6),
+    ParamSpec('camera_cx_px', 0.0, 'Fallback intrinsics: principal point x in pixels (pixel '
+              'centres at integer coordinates).', min_value=-1e6, max_value=1e6),
+    ParamSpec('camera_cy_px', 0.0, 'Fallback intrinsics: principal point y in pixels.',
+              min_value=-1e6, max_value=1e6),
+    ParamSpec('camera_width', 0, 'Width of the images the fallback intrinsics describe.',
+              min_value=0, max_value=MAX_CAMERA_SIDE_PX),
+    ParamSpec('camera_height', 0, 'Height of the images the fallback intrinsics describe.',
+              min_value=0, max_value=MAX_CAMERA_SIDE_PX),
+    ParamSpec('input_compressed', False, 'Subscribe to image/compressed (sensor_msgs/'
+              'CompressedImage, jpeg or png) instead of image.'),
+    ParamSpec('input_qos_depth', 1, 'History depth of the best-effort input subscriptions. The '
+              'node always works on the newest frame and drops the others.',
+              min_value=1, max_value=100),
+    ParamSpec('output_reliable', True, 'Publish outputs reliably (matches every subscriber); '
+              'false: best effort.'),
+    ParamSpec('output_qos_depth', 1, 'History depth of the output publishers.',
+              min_value=1, max_value=100),
+    ParamSpec('skip_unsubscribed', True, 'Do no work for outputs that nobody subscribes to, and '
+              'no inference while no output has a subscriber.', read_only=False),
+    ParamSpec('publish_points', True, 'Publish the organized point cloud on points.',
+              read_only=False),
+    ParamSpec('points_rgb', False, 'Add the image colour to the point cloud (rgb field, '
+              'point_step 32).', read_only=False),
+    ParamSpec('publish_colorized', True, 'Publish a colourised depth preview on depth/colorized '
+              '(built only while someone subscribes).', read_only=False),
+    ParamSpec('colormap', 'turbo', 'Colour map of depth/colorized.', read_only=False,
+              choices=tuple(COLORMAPS)),
+    ParamSpec('diagnostics_period_s', 1.0, 'Period of the status on /diagnostics.',
+              min_value=0.1, max_value=60.0),
+    ParamSpec('drop_warn_ratio', 0.5, 'Diagnostics warn when more than this fraction of the '
+              'frames of a period were dropped.', read_only=False, min_value=0.0, max_value=1.0),
+    ParamSpec('log_throttle_s', 5.0, 'Each kind of bad input is logged at most once per this '
+              'period (the first one at once).', read_only=False, min_value=0.0,
+              max_value=3600.0),
+)
+
+PARAMETERS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The depth node's validated parameters (see ``PARAMETERS`` for their meaning)."""
+
+    model: str
+    backend: str
+    preset: str
+    upsample: int
+    metric_scaling: bool
+    min_depth_m: float
+    max_depth_m: float
+    use_camera_info: bool
+    camera_fx_px: float
+    camera_fy_px: float
+    camera_cx_px: float
+    camera_cy_px: float
+    camera_width: int
+    camera_height: int
+    input_compressed: bool
+    input_qos_depth: int
+    output_reliable: bool
+    output_qos_depth: int
+    skip_unsubscribed: bool
+    publish_points: bool
+    points_rgb: bool
+    publish_colorized: bool
+    colormap: str
+    diagnostics_period_s: float
+    drop_warn_ratio: float
+    log_throttle_s: float
+
+    @classmethod
+    def defaults(cls) -> dict[str, ParamValue]:
+        """Every parameter's default value."""
+        return {spec.name: spec.default for spec in PARAMETERS}
+
+    @classmethod
+    def from_parameters(cls, values: Mapping[str, Any],
+                        check_model_file: bool = True) -> NodeConfig:
+        """
+        Validate parameter values into a config.
+
+        Parameters
+        ----------
+        values:
+            Parameter name -> value; missing names take their defaults, names that are not
+            depth-node parameters (``use_sim_time`` ...) are ignored. Integers are accepted
+            for double parameters.
+        check_model_file:
+            Also check that ``model`` names an existing file.
+
+        Returns
+        -------
+        The config.
+
+        Raises
+        ------
+        ConfigError
+            Naming the first parameter at fault, its value and what is allowed.
+
+        """
+        merged = cls.defaults()
+        merged.update({k: v for k, v in values.items() if k in PARAMETERS_BY_NAME})
+        checked = {spec.name: _check_value(spec, merged[spec.name]) for spec in PARAMETERS}
+        config = cls(**checked)
+        config._check_combinations(check_model_file)
+        return config
+
+    def values(self) -> dict[str, ParamValue]:
+        """Parameter name -> value."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def fallback_intrinsics(self) -> Intrinsics | None:
+        """Intrinsics from the ``camera_*`` parameters, None when they are not set."""
+        if self.camera_fx_px == 0.0:
+            return None
+        return Intrinsics(self.camera_fx_px, self.camera_fy_px, self.camera_cx_px,
+                          self.camera_cy_px, self.camera_width, self.camera_height)
+
+    def depth_range_m(self, preset: Preset) -> tuple[float, float]:
+        """
+        Return the valid depth range in metres, zeros replaced by the preset's limits.
+
+        Raises ``ConfigError`` when the range is empty.
+        """
+        min_m = self.min_depth_m or preset.min_depth_m
+        max_m = self.max_depth_m or preset.max_depth_m
+        if not min_m < max_m:
+            raise ConfigError(f'parameters min_depth_m and max_depth_m: need min < max, got '
+                              f"{min_m} and {max_m} (0 stands for the {preset.name} preset's "
+                              f'{preset.min_depth_m} / {preset.max_depth_m})')
+        return min_m, max_m
+
+    def check_model_preset(self, preset: Preset) -> None:
+        """Raise ``ConfigError`` when the ``preset`` parameter contradicts the model's preset."""
+        if self.preset not in ('auto', preset.name):
+            raise ConfigError(f"parameter 'preset' is {self.preset!r}, but the model "
+                              f'{self.model} was trained with preset {preset.name!r}')
+        self.depth_range_m(preset)
+
+    def _check_combinations(self, check_model_file: bool) -> None:
+        if not self.model:
+            raise ConfigError("parameter 'model' is required: the path of a .pt checkpoint, an "
+                              '.onnx file or a TensorRT engine')
+        path = Path(self.model)
+        if path.suffix not in MODEL_SUFFIXES:
+            raise ConfigError(f"parameter 'model': {self.model!r} is not a model file "
+                              f'(expected one of {", ".join(MODEL_SUFFIXES)})')
+        if check_model_file and not path.is_file():
+            raise ConfigError(f"parameter 'model': {self.model}: no such file")
+        if self.min_depth_m and self.max_depth_m and not self.min_depth_m < self.max_depth_m:
+            raise ConfigError(f'parameters min_depth_m and max_depth_m: need min < max, got '
+                              f'{self.min_depth_m} and {self.max_depth_m}')
+        intrinsic_names = ('camera_fx_px', 'camera_fy_px', 'camera_width', 'camera_height')
+        given = [name for name in intrinsic_names if getattr(self, name)]
+        if given and len(given) < len(intrinsic_names):
+            missing = [name for name in intrinsic_names if name not in given]
+            raise ConfigError(f'fallback intrinsics are incomplete: {", ".join(given)} set but '
+                              f'{", ".join(missing)} not (set all of camera_fx_px, '
+                              'camera_fy_px, camera_cx_px, camera_cy_px, camera_width, '
+                              'camera_height, or none)')
+        if not self.use_camera_info and not given:
+            raise ConfigError('use_camera_info is false but no intrinsics are given: set '
+                              'camera_fx_px, camera_fy_px, camera_cx_px, camera_cy_px, '
+                              'camera_width and camera_height')
+        try:
+            self.fallback_intrinsics()
+        except IntrinsicsError as exc:
+            raise ConfigError(f'fallback intrinsics (camera_* parameters): {exc}') from None
+
+
+def _type_name(value_type: type) -> str:
+    return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[value_type]
+
+
+def _check_value(spec: ParamSpec, value: Any) -> ParamValue:
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        raise ConfigError(f'parameter {spec.name!r}: expected a {spec.type_name}, got '
+                          f'{type(value).__name__} {value!r}')
+    if expected is float and not math.isfinite(value):
+        raise ConfigError(f'parameter {spec.name!r}: must be finite, got {value}')
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(f'parameter {spec.name!r}: {value!r} is not one of '
+                          f'{", ".join(spec.choices)}')
+    if spec.min_value is not None and not spec.min_value <= value <= spec.max_value:
+        raise ConfigError(f'parameter {spec.name!r}: {value} is outside '
+                          f'[{spec.min_value}, {spec.max_value}]')
+    return value

@@ -1,0 +1,105 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""One frame through ``DepthPipeline`` with the real PyTorch backend (no DDS): outputs, caches."""
+
+from __future__ import annotations
+
+from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.preprocess import plan_input
+from msdepth_ros.core.presets import NYU
+from msdepth_ros.core.synthetic import road_scene
+from msdepth_ros.inference import load_backend
+from msdepth_ros.ros import pipeline as pipeline_module
+from msdepth_ros.ros.pipeline import DepthPipeline, OutputRequest, PredictionSettings
+import numpy as np
+import pytest
+from ros_harness import make_checkpoint
+from std_msgs.msg import Header
+
+SETTINGS = PredictionSettings(upsample=2, metric_scaling=True, min_depth_m=0.001,
+                              max_depth_m=10.0)
+
+
+@pytest.fixture(scope='module')
+def pipeline(tmp_path_factory):
+    path = make_checkpoint(tmp_path_factory.mktemp('pipeline') / 'nyu.pt', 'nyu')
+    return DepthPipeline(load_backend(path, 'torch'))
+
+
+@pytest.fixture()
+def frame():
+    scene = road_scene(2, 160, 120)
+    header = Header(frame_id='cam_optical')
+    header.stamp.sec = 3
+    return scene.image, scene.intrinsics, header
+
+
+def test_builds_only_the_requested_outputs(pipeline, frame):
+    image, intrinsics, header = frame
+    out = pipeline.process(image, intrinsics, header, SETTINGS,
+                           OutputRequest(depth=True, camera_info=False, points=False))
+    assert out.depth_image is not None
+    assert out.camera_info is None and out.points is None and out.colorized is None
+    assert out.depth_m.shape == (NYU.output_height * 2, NYU.output_width * 2)
+    assert out.intrinsics == plan_input(160, 120, NYU, upsample=2).output_intrinsics(intrinsics)
+    assert set(out.timings_s) == {'preprocess', 'inference', 'postprocess', 'points',
+                                  'messages'}
+    everything = pipeline.process(image, intrinsics, header, SETTINGS,
+                                  OutputRequest(points_rgb=True, colorized=True,
+                                                colormap='viridis'))
+    assert everything.points.point_step == 32
+    assert everything.colorized.encoding == 'rgb8'
+    assert everything.camera_info.header.frame_id == 'cam_optical'
+    # The outputs carry a copy of the header, not the input's object.
+    assert everything.depth_image.header is not header
+
+
+def test_rays_and_predictor_are_cached_per_camera(pipeline, frame, monkeypatch):
+    image, intrinsics, header = frame
+    calls = []
+    real = pipeline_module.pixel_rays
+    monkeypatch.setattr(pipeline_module, 'pixel_rays',
+                        lambda intr: calls.append(intr) or real(intr))
+    fresh = DepthPipeline(pipeline.backend)
+    request = OutputRequest()
+    first = fresh.predictor(SETTINGS)
+    for _ in range(3):
+        fresh.process(image, intrinsics, header, SETTINGS, request)
+    assert fresh.predictor(SETTINGS) is first
+    assert len(calls) == 1
+    assert calls[0].size == (NYU.output_width * 2, NYU.output_height * 2)
+    # Another camera (a new camera info) gets new rays.
+    other = Intrinsics(intrinsics.fx_px * 1.1, intrinsics.fy_px * 1.1, intrinsics.cx_px,
+                       intrinsics.cy_px, 160, 120)
+    fresh.process(image, other, header, SETTINGS, request)
+    assert len(calls) == 2 and calls[1] != calls[0]
+    changed = PredictionSettings(upsample=2, metric_scaling=True, min_depth_m=0.001,
+                                 max_depth_m=5.0)
+    assert fresh.predictor(changed) is not first
+
+
+def test_depth_range_and_views_on_the_input(pipeline, frame):
+    image, intrinsics, header = frame
+    narrow = PredictionSettings(upsample=1, metric_scaling=False, min_depth_m=0.001,
+                                max_depth_m=10.0)
+    ref = pipeline.process(image, intrinsics, header, narrow, OutputRequest()).depth_m
+    # A BGR view reversed by strides gives the same depth as the contiguous RGB array.
+    bgr = np.ascontiguousarray(image[..., ::-1])
+    view = pipeline.process(bgr[..., ::-1], intrinsics, header, narrow, OutputRequest()).depth_m
+    np.testing.assert_allclose(view, ref, rtol=1e-6)
+    cap = float(np.median(ref))
+    capped = pipeline.process(image, intrinsics, header,
+                              PredictionSettings(1, False, 0.001, cap), OutputRequest()).depth_m
+    np.testing.assert_array_equal(np.isnan(capped), ref > np.float32(cap))
