@@ -36,13 +36,14 @@ ROS_MODULES = {'rclpy', 'sensor_msgs', 'std_msgs', 'diagnostic_msgs', 'geometry_
 #: Layer -> the project layers it may import (itself included).
 ALLOWED = {
     'core': {'core'},
+    'msgs': {'core', 'msgs'},
     'model': {'core', 'model'},
     'data': {'core', 'data'},
     'inference': {'core', 'model', 'inference'},
     'train': {'core', 'model', 'data', 'train', 'evaluation'},
     'evaluation': {'core', 'model', 'data', 'evaluation'},
-    'tools': {'core', 'model', 'data', 'inference', 'train', 'evaluation', 'tools'},
-    'ros': {'core', 'model', 'data', 'inference', 'train', 'evaluation', 'tools', 'ros'},
+    'tools': {'core', 'model', 'data', 'msgs', 'inference', 'train', 'evaluation', 'tools'},
+    'ros': {'core', 'model', 'data', 'msgs', 'inference', 'train', 'evaluation', 'tools', 'ros'},
 }
 #: Third-party packages the core may use: numpy, and OpenCV for resizing.
 CORE_THIRD_PARTY = {'numpy', 'cv2'}

@@ -1,0 +1,21 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Readers of ROS message fields that work on any message implementation.
+
+The functions here read fields by name only and import no message package, so the same code
+serves rclpy's messages in the node (``msdepth_ros/ros/``) and the ``rosbags`` package's
+messages in the bag tools: one implementation of each conversion, two transports.
+"""
