@@ -48,6 +48,7 @@ setup(
         'console_scripts': [
             'msdepth-summary = msdepth_ros.tools.summary:main',
             'msdepth-replay = msdepth_ros.tools.replay:main',
+            'msdepth-record = msdepth_ros.tools.record:main',
             'msdepth-export = msdepth_ros.tools.export:main',
             'msdepth-train = msdepth_ros.tools.train:main',
             'msdepth-eval = msdepth_ros.tools.evaluate:main',

@@ -48,7 +48,7 @@ ALLOWED = {
 #: Third-party packages the core may use: numpy, and OpenCV for resizing.
 CORE_THIRD_PARTY = {'numpy', 'cv2'}
 #: Tools that talk to ROS and so may import rclpy and message packages.
-ROS_FACING_TOOLS = {'replay.py'}
+ROS_FACING_TOOLS = {'replay.py', 'record.py'}
 
 
 def _imports(path: Path) -> set[str]:
