@@ -19,9 +19,9 @@ The counterpart of ``msdepth-replay``: messages are stored as the serialized byt
 (no decode and re-encode), stamped with their receive time as ``ros2 bag record`` does. Each
 topic is subscribed as soon as a publisher of it appears, with the publishers' reliability and
 durability (as ``ros2 bag record`` adapts its QoS), so latched topics such as ``/tf_static``
-are recorded too and keep their durability in the bag's QoS metadata. The bag is written under ``OUT_BAG.partial`` and renamed when recording
-stops (Ctrl-C, SIGTERM or ``--duration``), so an interrupted run leaves no half bag under the
-final name.
+are recorded too and keep their durability in the bag's QoS metadata. The bag is written
+under ``OUT_BAG.partial`` and renamed when recording stops (Ctrl-C, SIGTERM or
+``--duration``), so an interrupted run leaves no half bag under the final name.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Recorder:
         self.typestore = get_typestore(Stores.ROS2_JAZZY)
         self.connections: dict[str, Any] = {}
         self.subscriptions: dict[str, Any] = {}
-        self.counts = {topic: 0 for topic in self.wanted}
+        self.counts = dict.fromkeys(self.wanted, 0)
 
     def discover(self) -> list[str]:
         """Subscribe every wanted topic that has a publisher now; return the new ones."""
