@@ -15,8 +15,9 @@ INTERFACES := $(wildcard test/interfaces/*/package.xml test/interfaces/*/CMakeLi
 # (test/conftest.py); the package's share/ folder is found through the venv's ament index.
 RUN := AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) $(BIN)/python
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: setup test lint clean
+.PHONY: setup test demo lint clean
 
 setup: $(STAMP)
 
@@ -32,6 +33,11 @@ $(STAMP): $(BIN)/python $(REQUIREMENTS) $(INTERFACES)
 
 test: $(STAMP)
 	$(RUN) -m pytest $(PYTEST_ARGS)
+
+# The main job on an embedded default: a synthetic drive -> rosbag2 -> replayed over DDS into
+# depth_node (the demo model on ONNX Runtime) -> recorded -> demo_output/ (tools/demo.py).
+demo: $(STAMP)
+	$(RUN) -m msdepth_ros.tools.demo --output-dir demo_output $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(RUN) -m pytest test/test_flake8.py test/test_pep257.py test/test_copyright.py \

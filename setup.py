@@ -49,6 +49,7 @@ setup(
             'msdepth-summary = msdepth_ros.tools.summary:main',
             'msdepth-replay = msdepth_ros.tools.replay:main',
             'msdepth-record = msdepth_ros.tools.record:main',
+            'msdepth-demo = msdepth_ros.tools.demo:main',
             'msdepth-export = msdepth_ros.tools.export:main',
             'msdepth-train = msdepth_ros.tools.train:main',
             'msdepth-eval = msdepth_ros.tools.evaluate:main',
