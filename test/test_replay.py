@@ -198,3 +198,19 @@ def test_errors_are_clear(tmp_path):
     proc = subprocess.run([exe, str(bag), '--qos-profile-overrides-path', str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 1 and 'durability must be one of' in proc.stderr
+
+
+def test_wait_for_subscribers_gives_up_clearly(tmp_path):
+    bag = tmp_path / 'bag'
+    _write_bag(bag, frames=2)
+    exe = console_script('msdepth-replay')
+    proc = subprocess.run([exe, str(bag), '--delay', '0', '--wait-for-subscribers',
+                           '/cam/image_raw:3', '--wait-timeout', '1', '-q'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert 'subscribers did not appear within 1 s: /cam/image_raw 0 of 3' in proc.stderr
+    proc = subprocess.run([exe, str(bag), '--wait-for-subscribers', '/elsewhere', '-q'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert 'names topics that are not replayed: /elsewhere' in proc.stderr
+    assert 'Traceback' not in proc.stderr

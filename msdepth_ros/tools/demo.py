@@ -87,6 +87,23 @@ def share_file(relative: str) -> Path:
     return candidate
 
 
+def pipeline_environment() -> dict[str, str]:
+    """
+    Return the environment of the demo's processes: the large-frame Fast DDS profile.
+
+    KITTI-size images (1.4 MB) do not fit Fast DDS's default 512 KiB shared-memory segment and
+    are mostly lost by best-effort readers such as the node's input; every process of the
+    pipeline gets ``config/fastdds_large_frames.xml`` unless the user chose a profile already.
+    """
+    env = dict(os.environ)
+    if not env.get('FASTRTPS_DEFAULT_PROFILES_FILE') and not env.get(
+            'FASTDDS_DEFAULT_PROFILES_FILE'):
+        profile = str(share_file('config/fastdds_large_frames.xml'))
+        env['FASTRTPS_DEFAULT_PROFILES_FILE'] = profile
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+    return env
+
+
 def _module_command(module: str, *args: str) -> list[str]:
     return [sys.executable, '-m', module, *args]
 
@@ -96,7 +113,7 @@ def _run_step(title: str, command: list[str], log: Path, timeout_s: float) -> No
     with open(log, 'w', encoding='utf-8') as out:
         try:
             proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=timeout_s)
+                                  timeout=timeout_s, env=pipeline_environment())
         except subprocess.TimeoutExpired:
             raise DemoError(f'{title}: no result within {timeout_s:.0f} s (log: {log})') from None
     if proc.returncode != 0:
@@ -114,7 +131,7 @@ class _Process:
         self.lines: list[str] = []
         self._file = open(log, 'w', encoding='utf-8')
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, env=pipeline_environment())
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
 
@@ -212,9 +229,10 @@ def read_recording(bag: Path) -> Recording:
 
 def camera_to_depth_map(camera: Intrinsics, depth: Intrinsics) -> PixelMap:
     """Map camera pixels to depth-image pixels of the same camera (both pinhole, no skew)."""
-    sx = depth.fx / camera.fx
-    sy = depth.fy / camera.fy
-    return PixelMap(AxisMap(sx, depth.cx - sx * camera.cx), AxisMap(sy, depth.cy - sy * camera.cy))
+    sx = depth.fx_px / camera.fx_px
+    sy = depth.fy_px / camera.fy_px
+    return PixelMap(AxisMap(sx, depth.cx_px - sx * camera.cx_px),
+                    AxisMap(sy, depth.cy_px - sy * camera.cy_px))
 
 
 class RecordedSource:
@@ -280,14 +298,15 @@ def plot_grid(path: Path, examples: list[tuple[str, np.ndarray, np.ndarray, np.n
     import matplotlib.pyplot as plt
 
     rows = len(examples)
-    fig, axes = plt.subplots(rows, 4, figsize=(20, 1.9 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(rows, 4, figsize=(17, 1.45 * rows + 0.5), squeeze=False,
+                             layout='constrained')
     for r, (name, image, gt, pred) in enumerate(examples):
         valid = np.isfinite(gt) & (gt > 0)
         error = np.full(gt.shape, np.nan, dtype=np.float32)
         covered = valid & np.isfinite(pred)
         error[covered] = np.abs(pred[covered] - gt[covered]) / gt[covered]
         panels = [
-            (image, f'{name}: input'),
+            (image, f'input, frame {name.split()[-2]}'),
             (colorize_depth(pred, 1.0, max_depth_m), 'predicted depth (depth_node)'),
             (colorize_depth(np.where(valid, gt, np.nan), 1.0, max_depth_m),
              'true depth (sky: none)'),
@@ -302,8 +321,10 @@ def plot_grid(path: Path, examples: list[tuple[str, np.ndarray, np.ndarray, np.n
             ax.set_title(title, fontsize=9)
             ax.axis('off')
     fig.colorbar(shown, ax=axes[:, 3].tolist(), fraction=0.02)
-    fig.suptitle(f'msdepth_ros demo: colour scale 1 to {max_depth_m:g} m (log, turbo); '
-                 'blank where the network predicts nothing', fontsize=10)
+    fig.suptitle(f'msdepth_ros demo: depth colours 1 to {max_depth_m:g} m (log scale, turbo); '
+                 'black: no prediction (outside the view or range of the network) or no truth '
+                 '(sky)',
+                 fontsize=10)
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
@@ -383,7 +404,10 @@ def _demo(args: argparse.Namespace) -> int:
         recorder.wait_for(f'recording {POINTS_TOPIC}', 30)
         _run_step(f'replaying the bag into the node at {args.rate:g}x (msdepth-replay)',
                   _module_command('msdepth_ros.tools.replay', str(drive_bag), '--rate',
-                                  str(args.rate), '--delay', '2', '--linger', '3', '-q'),
+                                  str(args.rate), '--delay', '0.5', '--linger', '3', '-q',
+                                  # every frame must reach the node and the recorder
+                                  '--wait-for-subscribers', f'{IMAGE_TOPIC}:2',
+                                  f'{NAMESPACE}/camera_info:1'),
                   logs / 'replay.log', 60 + 2 * args.frames / (10 * args.rate))
     finally:
         node_rc = node.stop()
@@ -423,6 +447,9 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
     latencies_ms = sorted((rec.depths[s][0] - rec.images[s][0]) / 1e6
                           for s in rec.depths if s in rec.images)
     last = rec.diagnostics[-1] if rec.diagnostics else {}
+    busy = [float(d['inference mean (ms)']) for d in rec.diagnostics
+            if float(d.get('output rate (Hz)', 0)) > 0 and 'inference mean (ms)' in d]
+    inference_ms = float(np.median(busy)) if busy else None
     summary = {
         'frames_replayed': len(dataset),
         'frames_received_by_recorder': len(rec.images),
@@ -434,6 +461,7 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
             'max': float(max(latencies_ms)) if latencies_ms else None,
             'what': 'receive time of the depth image minus receive time of its input image, '
                     'both at the recorder (DDS transport both ways + the node)'},
+        'node_inference_ms': inference_ms,
         'node_diagnostics_last': last,
         'protocol': protocol.describe(),
         'ground_truth': 'exact rendered depth of the synthetic street (sky has none)',
@@ -451,9 +479,9 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
     print(f'frames: {len(dataset)} replayed, {len(rec.images)} seen by the recorder, '
           f"{len(rec.depths)} depth images out (node: {last.get('frames dropped', '?')} "
           'dropped while busy or lost)')
-    print(f'latency, input image to depth image at a subscriber: median {median:.0f} ms '
-          f"(node's inference mean {last.get('inference mean (ms)', '?')} ms, "
-          f"backend {last.get('backend', '?')})")
+    print(f'latency, input image to depth image at a subscriber: median {_ms(median)} '
+          f"(the node's own inference: {_ms(inference_ms)} on {last.get('backend', '?')}, "
+          f"{last.get('device', '?')})")
     title = f'depth against the truth on {len(answered)} frames ({protocol.describe()})'
     print(format_table({'depth_node': report.metrics, 'mean depth': baseline.metrics},
                        title=title))
@@ -461,6 +489,10 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
     print(f'outputs in {out}/: depth_grid.png (input | predicted | true | error), points.ply '
           f'({points} points), metrics.json; logs in {out}/logs/ ({elapsed_s:.0f} s)')
     return 0
+
+
+def _ms(value: float | None) -> str:
+    return 'n/a' if value is None else f'{value:.0f} ms'
 
 
 if __name__ == '__main__':

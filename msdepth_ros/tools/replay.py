@@ -157,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--delay', type=float, default=0.5,
                         help='seconds between creating the publishers and the first message, '
                         'for subscribers to be discovered')
+    parser.add_argument('--wait-for-subscribers', nargs='+', default=[], metavar='TOPIC[:N]',
+                        help='before the first message, wait until the publisher of each TOPIC '
+                        'has matched N subscriptions (default 1): no frame is sent before the '
+                        'readers that must see every frame exist')
+    parser.add_argument('--wait-timeout', type=float, default=60.0,
+                        help='seconds to wait for --wait-for-subscribers before giving up')
     parser.add_argument('--linger', type=float, default=1.0,
                         help='seconds to keep publishers alive after the last message')
     parser.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
@@ -171,6 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f'--remap needs FROM:=TO, got {item!r}')
         src, dst = item.split(':=', 1)
         remaps[src] = dst
+    args.wait = {}
+    for item in args.wait_for_subscribers:
+        topic, _, count = item.partition(':')
+        if not count.isdigit() and count:
+            parser.error(f'--wait-for-subscribers needs TOPIC or TOPIC:N, got {item!r}')
+        args.wait['/' + topic.lstrip('/')] = int(count or 1)
     try:
         return _replay(args, remaps)
     except ReplayError as exc:
@@ -228,6 +240,7 @@ def _publish(args: argparse.Namespace, reader: Any, plans: list[TopicPlan],
         offset_ns = int(args.start_offset * 1e9)
         total = sum(p.count for p in plans)
         time.sleep(max(0.0, args.delay))
+        _wait_for_subscribers(node, plans, publishers, args.wait, args.wait_timeout)
         while True:
             _play_once(args, reader, connections, publishers, clock_pub, start_ns, offset_ns,
                        total, tqdm)
@@ -240,6 +253,25 @@ def _publish(args: argparse.Namespace, reader: Any, plans: list[TopicPlan],
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _wait_for_subscribers(node: Any, plans: list[TopicPlan], publishers: dict,
+                          wanted: dict[str, int], timeout_s: float) -> None:
+    by_out = {plan.out_topic: publishers[plan.topic] for plan in plans}
+    missing = sorted(set(wanted) - set(by_out))
+    if missing:
+        raise ReplayError(f'--wait-for-subscribers names topics that are not replayed: '
+                          f'{", ".join(missing)}')
+    end = time.monotonic() + timeout_s
+    while True:
+        short = {t: (by_out[t].get_subscription_count(), n) for t, n in wanted.items()
+                 if by_out[t].get_subscription_count() < n}
+        if not short:
+            return
+        if time.monotonic() > end:
+            detail = ', '.join(f'{t} {have} of {n}' for t, (have, n) in sorted(short.items()))
+            raise ReplayError(f'subscribers did not appear within {timeout_s:g} s: {detail}')
+        time.sleep(0.05)
 
 
 def _play_once(args: argparse.Namespace, reader: Any, connections: list, publishers: dict,
