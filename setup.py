@@ -35,6 +35,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/launch', _files('launch/*.launch.py')),
         ('share/' + package_name + '/config', _files('config/*')),
+        ('share/' + package_name + '/rviz', _files('rviz/*.rviz')),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'pyyaml'],

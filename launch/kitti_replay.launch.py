@@ -1,0 +1,140 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+Replay a KITTI drive (a bag from ``msdepth-kitti2bag``) into the depth node, optionally in RViz.
+
+    ros2 launch msdepth_ros kitti_replay.launch.py bag:=drive_0001.mcap model:=/path/kitti.onnx \
+        rviz:=true
+
+Starts ``depth.launch.py`` with ``config/kitti.yaml`` in the left colour camera's namespace
+(``/kitti/camera_color_left``: ``image_raw`` and ``camera_info`` in, ``depth/image``,
+``depth/camera_info``, ``points`` and ``depth/colorized`` out), then, when ``bag`` is given,
+``ros2 bag play`` with ``/clock`` and the QoS override file ``config/kitti_bag_qos.yaml`` (so
+that ``/tf_static`` is latched), and RViz with ``rviz/kitti.rviz`` when ``rviz:=true``. Where
+``ros2 bag`` is not installed, leave ``bag`` empty and replay with ``msdepth-replay BAG --clock``.
+This file only describes the launch: no side effects, no ``eval``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+PACKAGE = 'msdepth_ros'
+#: Namespace and topics of the left colour camera in bags from msdepth-kitti2bag.
+CAMERA_NAMESPACE = '/kitti/camera_color_left'
+IMAGE_TOPIC = 'image_raw'
+CAMERA_INFO_TOPIC = 'camera_info'
+
+#: Launch argument -> (default, description).
+ARGUMENTS: dict[str, tuple[str, str]] = {
+    'bag': ('', 'rosbag2 to play with ros2 bag play (empty: play none; replay it yourself, '
+                'e.g. msdepth-replay BAG --clock)'),
+    'model': ('', 'model file: a .pt checkpoint, an .onnx file or a TensorRT engine'),
+    'backend': ('auto', 'auto, tensorrt, onnxruntime or torch'),
+    'config': ('', 'parameter file (empty: config/kitti.yaml of this package)'),
+    'rate': ('1.0', 'playback rate factor of ros2 bag play'),
+    'loop': ('false', 'replay the bag again at its end (true or false)'),
+    'start_delay_s': ('3.0', 'seconds between starting the node and starting the playback, '
+                             'for the model to load'),
+    'rviz': ('false', 'start RViz with rviz/kitti.rviz (true or false)'),
+    'use_sim_time': ('true', 'use the /clock that ros2 bag play publishes'),
+}
+
+#: Arguments handed on to depth.launch.py unchanged.
+DEPTH_ARGUMENTS = ('model', 'backend', 'use_sim_time')
+
+
+def _flag(values: Mapping[str, str], name: str) -> bool:
+    value = values[name].strip().lower()
+    if value not in ('true', 'false'):
+        raise ValueError(f"launch argument {name} must be 'true' or 'false', got "
+                         f'{values[name]!r}')
+    return value == 'true'
+
+
+def _positive(values: Mapping[str, str], name: str) -> str:
+    try:
+        number = float(values[name])
+    except ValueError:
+        number = -1.0
+    if not number > 0 and not (name == 'start_delay_s' and number == 0):
+        raise ValueError(f'launch argument {name} must be a positive number, got '
+                         f'{values[name]!r}')
+    return values[name]
+
+
+def depth_launch_arguments(values: Mapping[str, str], share_dir: str) -> dict[str, str]:
+    """Return the arguments of ``depth.launch.py``: the KITTI camera, topics and config."""
+    args = {name: values[name] for name in DEPTH_ARGUMENTS}
+    args['use_sim_time'] = str(_flag(values, 'use_sim_time')).lower()
+    args.update(preset='kitti', camera=CAMERA_NAMESPACE, image=IMAGE_TOPIC,
+                camera_info=CAMERA_INFO_TOPIC,
+                config=values['config'] or os.path.join(share_dir, 'config', 'kitti.yaml'))
+    return args
+
+
+def bag_play_command(values: Mapping[str, str], share_dir: str) -> list[str] | None:
+    """Return the ``ros2 bag play`` command line, or None when no bag is given."""
+    if not values['bag']:
+        return None
+    command = ['ros2', 'bag', 'play', values['bag'], '--rate', _positive(values, 'rate'),
+               '--qos-profile-overrides-path',
+               os.path.join(share_dir, 'config', 'kitti_bag_qos.yaml')]
+    if _flag(values, 'use_sim_time'):
+        command += ['--clock', '100']
+    if _flag(values, 'loop'):
+        command.append('--loop')
+    return command
+
+
+def rviz_config(share_dir: str) -> str:
+    """Return the RViz configuration file shown with ``rviz:=true``."""
+    return os.path.join(share_dir, 'rviz', 'kitti.rviz')
+
+
+def _launch(context: Any) -> list:
+    from ament_index_python.packages import get_package_share_directory
+    from launch.actions import ExecuteProcess, IncludeLaunchDescription, TimerAction
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    share_dir = get_package_share_directory(PACKAGE)
+    values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    actions: list = [IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(share_dir, 'launch', 'depth.launch.py')),
+        launch_arguments=depth_launch_arguments(values, share_dir).items())]
+    play = bag_play_command(values, share_dir)
+    if play is not None:
+        actions.append(TimerAction(period=float(_positive(values, 'start_delay_s')),
+                                   actions=[ExecuteProcess(cmd=play, output='screen')]))
+    if _flag(values, 'rviz'):
+        actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                            arguments=['-d', rviz_config(share_dir)],
+                            parameters=[{'use_sim_time': _flag(values, 'use_sim_time')}]))
+    return actions
+
+
+def generate_launch_description() -> Any:
+    """Declare the arguments, the depth node, the playback and RViz."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=description)
+         for name, (default, description) in ARGUMENTS.items()]
+        + [OpaqueFunction(function=_launch)])
