@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import random
+import shutil
 import sys
 
 import pytest
@@ -55,9 +56,23 @@ def repo_root() -> Path:
 
 
 def console_script(name: str) -> str:
-    """Path of an installed console script (beside this Python, as a venv installs them)."""
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        pytest.fail(f'console script {name!r} is not installed beside {sys.executable}; '
-                    'install the package first (make test does)')
-    return str(path)
+    """
+    Path of an installed console script.
+
+    Beside this Python (a venv or ``pip install``), else in ``lib/msdepth_ros`` of an ament
+    prefix (``colcon build`` installs the scripts there, where ``ros2 run`` finds them), else on
+    PATH.
+    """
+    candidates = [Path(sys.executable).parent / name]
+    candidates += [Path(prefix) / 'lib' / 'msdepth_ros' / name
+                   for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
+                   if prefix]
+    for path in candidates:
+        if path.exists():
+            return str(path)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f'console script {name!r} is not installed (looked beside {sys.executable}, '
+                    'in the ament prefixes and on PATH); install the package first (make test '
+                    'does, or colcon build)')
+    return found
