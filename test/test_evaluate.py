@@ -151,3 +151,48 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
     proc = run_eval('--baseline', 'mean', '--dataset', 'kitti_raw', '--root', tmp_path)
     assert proc.returncode == 1 and 'needs a split file' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_median_scaling_removes_a_global_scale_and_is_labelled(tmp_path):
+    folder = tmp_path / 'pairs'
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        write_png(folder / f'image_{i}.png', rng.integers(0, 256, (480, 640, 3), np.uint8))
+        write_png(folder / f'depth_{i}.png', np.full((480, 640), 3000, np.uint16))  # 3 m
+    scale = plan_input(640, 480, NYU).metric_scale(NYU_INTRINSICS)
+    # twice the truth everywhere: delta < 1.25 fails at every pixel without scaling
+    model = constant_checkpoint(tmp_path / 'double.pt', 'nyu', math.log(6.0 / scale))
+    plain = run_eval(model, '--dataset', 'nyu_pairs', '--root', folder, '--no-plot',
+                     '--output-dir', tmp_path / 'plain')
+    scaled = run_eval(model, '--dataset', 'nyu_pairs', '--root', folder, '--no-plot',
+                      '--median-scaling', '--output-dir', tmp_path / 'scaled')
+    assert plain.returncode == 0 and scaled.returncode == 0, plain.stderr + scaled.stderr
+    m_plain = json.loads((tmp_path / 'plain' / 'metrics.json').read_text())
+    m_scaled = json.loads((tmp_path / 'scaled' / 'metrics.json').read_text())
+    assert m_plain['metrics']['delta1'] == 0.0
+    assert m_plain['metrics']['abs_rel'] == pytest.approx(1.0, rel=1e-5)
+    assert m_scaled['metrics']['delta1'] == 1.0 and m_scaled['metrics']['abs_rel'] < 1e-5
+    assert m_scaled['protocol']['median_scaling'] is True
+    assert m_plain['protocol']['median_scaling'] is False
+    assert 'median-scaled' in scaled.stdout and 'median-scaled' not in plain.stdout
+
+
+def test_onnx_model_on_onnxruntime_reports_what_pytorch_reports(tmp_path):
+    from msdepth_ros.inference.export import export_checkpoint
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / 'random.pt', build_model(
+        ModelConfig.for_preset('kitti', coarse_fc_width=8)))
+    onnx_path = tmp_path / 'random.onnx'
+    export_checkpoint(checkpoint, onnx_path)
+    args = ('--dataset', 'synthetic', '--synthetic-count', '3', '--synthetic-seed', '77',
+            '--no-plot')
+    reports = {}
+    for name, model, backend in (('torch', checkpoint, 'torch'),
+                                 ('onnx', onnx_path, 'onnxruntime')):
+        proc = run_eval(model, '--backend', backend, *args, '--output-dir', tmp_path / name)
+        assert proc.returncode == 0, proc.stderr
+        reports[name] = json.loads((tmp_path / name / 'metrics.json').read_text())
+    assert reports['onnx']['images'] == reports['torch']['images'] == 3
+    for key in METRIC_NAMES:
+        assert reports['onnx']['metrics'][key] == pytest.approx(
+            reports['torch']['metrics'][key], rel=1e-4, abs=1e-6), key
