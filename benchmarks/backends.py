@@ -22,7 +22,7 @@ times every backend this machine can run on one preprocessed synthetic frame, ro
 by frame so that load from other processes hits all of them alike. Prints the median and p90
 latency per frame, and the floor that reading every weight once per frame sets at this
 machine's measured memory bandwidth (the fully connected layers make this network
-memory-bound at batch 1).
+memory-bound at batch 1). The table and a plot of it go to ``--output-dir``.
 
     .venv/bin/python benchmarks/backends.py                 # both presets, 30 frames
     .venv/bin/python benchmarks/backends.py --presets kitti --frames 50 --threads 2
@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 
+from _report import add_output_dir_argument, bar_plot, median_p90_ms, Report, Series
 import numpy as np
 
 
@@ -119,36 +120,52 @@ def variants(preset: str, folder: Path, fc_width: int, threads: int) -> list[tup
 
 
 def run(args: argparse.Namespace) -> int:
-    """Time every backend for every preset and print one table per preset."""
+    """Time every backend for every preset; print, write and plot one table."""
     from msdepth_ros.core.presets import get_preset
     from msdepth_ros.inference.parity import network_input, scenes_for
     from tqdm import tqdm
 
     bandwidth = measure_bandwidth(args.bandwidth_mib)
-    print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, '
-          f'threads {args.threads}; memory copy bandwidth {bandwidth / 1e9:.1f} GB/s '
-          f'(read + write)')
+    report = Report(args.output_dir, 'backends')
+    report.line(f'# Backends: {platform.processor() or platform.machine()}, {os.cpu_count()} '
+                f'CPUs, threads {args.threads}; memory copy bandwidth {bandwidth / 1e9:.1f} GB/s '
+                f'(read + write); load average '
+                f'{" ".join(f"{v:.2f}" for v in os.getloadavg())}')
+    report.line()
+    report.line(f'Milliseconds per frame at batch 1, {args.frames} frames per backend '
+                f'(round-robin), coarse 6 width {args.coarse_fc_width}, random weights.')
+    report.line()
+    rows, results = [], {}
     with tempfile.TemporaryDirectory(prefix='msdepth-bench-') as tmp:
         for preset in args.presets:
-            rows = variants(preset, Path(tmp), args.coarse_fc_width, args.threads)
+            candidates = variants(preset, Path(tmp), args.coarse_fc_width, args.threads)
             image = network_input(get_preset(preset), scenes_for(get_preset(preset), 1)[0])
-            for _, backend, _ in rows:
+            for _, backend, _ in candidates:
                 for _ in range(args.warmup):
                     backend.predict(image)
-            times = np.empty((len(rows), args.frames))
+            times = np.empty((len(candidates), args.frames))
             for i in tqdm(range(args.frames), desc=preset, unit='frame', leave=False,
                           disable=None):
-                for j, (_, backend, _) in enumerate(rows):
+                for j, (_, backend, _) in enumerate(candidates):
                     t0 = time.perf_counter()
                     backend.predict(image)
                     times[j, i] = time.perf_counter() - t0
-            print(f'\n## {preset} (coarse 6 width {args.coarse_fc_width}, {args.frames} frames)')
-            print('| backend | median ms | p90 ms | weights MB | bandwidth floor ms |')
-            print('| --- | --- | --- | --- | --- |')
-            for (label, backend, weight_bytes), t in zip(rows, times):
-                print(f'| {label} | {np.median(t) * 1e3:.1f} | {np.percentile(t, 90) * 1e3:.1f} '
-                      f'| {weight_bytes / 1e6:.0f} | {weight_bytes / bandwidth * 1e3:.1f} |')
+            for (label, backend, weight_bytes), t in zip(candidates, times):
+                median_ms, p90_ms = median_p90_ms(t)
+                results[preset, label] = (median_ms, p90_ms)
+                rows.append([preset, label, f'{median_ms:.1f}', f'{p90_ms:.1f}',
+                             f'{weight_bytes / 1e6:.0f}', f'{weight_bytes / bandwidth * 1e3:.1f}'])
                 backend.close()
+    report.table(['preset', 'backend', 'median ms', 'p90 ms', 'weights MB',
+                  'bandwidth floor ms'], rows)
+    report.write()
+    labels = list(dict.fromkeys(label for _, label in results))
+    nan = (float('nan'), float('nan'))
+    series = [Series(label, [results.get((p, label), nan)[0] for p in args.presets],
+                     [results.get((p, label), nan)[1] for p in args.presets]) for label in labels]
+    bar_plot(report.png_path, list(args.presets), series, 'ms per frame (median, whisker: p90)',
+             f'Backends, batch 1 (coarse 6 width {args.coarse_fc_width}, {args.threads} threads)')
+    print(f'wrote {report.markdown_path} and {report.png_path}')
     return 0
 
 
@@ -166,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                         help='CPU threads for PyTorch and ONNX Runtime')
     parser.add_argument('--bandwidth-mib', type=int, default=512,
                         help='array size for the bandwidth measurement')
+    add_output_dir_argument(parser)
     return run(parser.parse_args(argv))
 
 

@@ -18,26 +18,32 @@ The depth node's own cost per frame, beside the inference it wraps.
 For each camera size, one frame goes the node's way many times: rclpy's deserialisation of the
 Image, the conversion to an RGB view, preprocessing, the network (timed apart), postprocessing,
 the organized cloud (with colour), the output messages and rclpy's serialisation of them. The
-same code as the node runs (``ros.pipeline.DepthPipeline``); no DDS. Medians in milliseconds
-are printed as a Markdown table (docs/benchmarks.md, "Node overhead").
+same code as the node runs (``ros.pipeline.DepthPipeline``); no DDS. Per-stage medians and the
+median and p90 of the node's overhead (every stage but the network) and of inference, in
+milliseconds, are printed as a Markdown table (docs/benchmarks.md, "Node overhead") and written
+with a plot to ``--output-dir``.
 
-    .venv/bin/python benchmarks/node_overhead.py [--repeats 20] [--onnx model.onnx]
+    .venv/bin/python benchmarks/node_overhead.py [--repeats 20] [--backends torch onnxruntime]
 
-Inference uses the paper-width network (coarse layer 6: 4096) with random weights on the CPU
-with PyTorch, and with ONNX Runtime when an ``.onnx`` file of it is given (and this build has
-the backend).
+Inference uses the paper-width network (coarse layer 6: 4096; ``--coarse-fc-width``) with
+random weights on the CPU, with PyTorch and with ONNX Runtime on the same weights exported to
+ONNX (``inference.export.export_onnx``).
 """
 
 from __future__ import annotations
 
 import argparse
 import array
+import os
 from pathlib import Path
+import platform
 import statistics
 import sys
 import tempfile
 import time
 from typing import Sequence
+
+from _report import add_output_dir_argument, bar_plot, median_p90_ms, Report, Series
 
 #: (width, height, preset, upsample) of the measured configurations.
 CONFIGS = ((640, 480, 'nyu', 1), (640, 480, 'nyu', 4), (1242, 375, 'kitti', 1),
@@ -46,8 +52,18 @@ OVERHEAD_STAGES = ('deserialize', 'to_rgb', 'preprocess', 'postprocess', 'points
                    'serialize')
 
 
-def measure(pipeline, width: int, height: int, upsample: int, repeats: int) -> dict[str, float]:
-    """Return the median seconds of every stage for ``width`` x ``height`` frames."""
+def measure(pipeline, width: int, height: int, upsample: int,
+            repeats: int) -> dict[str, object]:
+    """
+    Time ``repeats`` frames of ``width`` x ``height`` through ``pipeline``.
+
+    Returns
+    -------
+    The median seconds of every stage by name, ``overhead`` and ``inference`` as lists of
+    seconds per frame (``overhead``: the sum of ``OVERHEAD_STAGES`` of that frame), and
+    ``depth_size`` (width, height of the depth image).
+
+    """
     from msdepth_ros.core.synthetic import road_scene
     from msdepth_ros.ros.conversions import image_to_rgb
     from msdepth_ros.ros.pipeline import OutputRequest, PredictionSettings
@@ -81,64 +97,115 @@ def measure(pipeline, width: int, height: int, upsample: int, repeats: int) -> d
         stage_s = dict(out.timings_s, deserialize=t1 - t0, to_rgb=t2 - t1, serialize=t4 - t3)
         for name, seconds in stage_s.items():
             samples.setdefault(name, []).append(seconds)
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    medians['overhead'] = sum(medians[name] for name in OVERHEAD_STAGES)
-    medians['depth_size'] = out.depth_m.shape[::-1]
-    return medians
+        samples.setdefault('overhead', []).append(sum(stage_s[n] for n in OVERHEAD_STAGES))
+    result: dict[str, object] = {name: statistics.median(values)
+                                 for name, values in samples.items()}
+    result['overhead'] = samples['overhead']
+    result['inference'] = samples['inference']
+    result['depth_size'] = out.depth_m.shape[::-1]
+    return result
+
+
+def load_backends(presets: Sequence[str], names: Sequence[str], fc_width: int,
+                  folder: Path) -> dict[str, list[tuple[str, object]]]:
+    """Return ``(name, backend)`` of each backend in ``names`` for each preset (one network)."""
+    from msdepth_ros.inference.backend import BackendError, load_backend
+    from msdepth_ros.inference.export import export_onnx
+    from msdepth_ros.model.checkpoint import save_checkpoint
+    from msdepth_ros.model.network import build_model, ModelConfig
+    import torch
+
+    backends: dict[str, list[tuple[str, object]]] = {}
+    for preset in presets:
+        torch.manual_seed(0)
+        model = build_model(ModelConfig.for_preset(preset, coarse_fc_width=fc_width)).eval()
+        backends[preset] = []
+        for name in names:
+            try:
+                if name == 'torch':
+                    path = save_checkpoint(folder / f'{preset}.pt', model)
+                else:
+                    path = export_onnx(model, folder / f'{preset}.onnx').path
+                backends[preset].append((name, load_backend(path, name)))
+            except BackendError as exc:
+                print(f'{name} not timed for {preset}: {exc}', file=sys.stderr)
+    return backends
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure every configuration and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    """Measure every configuration, print the table and write it with a plot."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--repeats', type=int, default=20, help='timed frames per configuration')
-    parser.add_argument('--onnx', type=Path, default=None,
-                        help='ONNX export of the paper-width model (one per preset: use '
-                             '{preset} in the name) to time ONNX Runtime too')
+    parser.add_argument('--presets', nargs='+', default=['nyu', 'kitti'],
+                        choices=['nyu', 'kitti'], help='configurations of these presets only')
+    parser.add_argument('--backends', nargs='+', default=['torch', 'onnxruntime'],
+                        choices=['torch', 'onnxruntime'], help='backends to time inference with')
+    parser.add_argument('--coarse-fc-width', type=int, default=4096,
+                        help='width of coarse layer 6 (4096 in the paper)')
+    add_output_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error('--repeats must be positive')
 
-    from msdepth_ros.inference.backend import BackendError, load_backend
-    from msdepth_ros.model.checkpoint import save_checkpoint
-    from msdepth_ros.model.network import build_model, ModelConfig
     from msdepth_ros.ros.pipeline import DepthPipeline
     import torch
     from tqdm import tqdm
 
-    torch.manual_seed(0)
+    configs = [c for c in CONFIGS if c[2] in args.presets]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        backends = {}
-        for preset in sorted({c[2] for c in CONFIGS}):
-            path = Path(tmp) / f'{preset}.pt'
-            save_checkpoint(path, build_model(ModelConfig.for_preset(preset)))
-            backends[preset] = [('torch', load_backend(path, 'torch'))]
-            if args.onnx is not None:
-                onnx_path = Path(str(args.onnx).format(preset=preset))
-                try:
-                    backends[preset].append(('onnxruntime',
-                                             load_backend(onnx_path, 'onnxruntime')))
-                except BackendError as exc:
-                    print(f'onnxruntime not timed for {preset}: {exc}', file=sys.stderr)
-        for width, height, preset, upsample in tqdm(CONFIGS, desc='configurations'):
+    with tempfile.TemporaryDirectory(prefix='msdepth-bench-') as tmp:
+        backends = load_backends(sorted(set(args.presets)), args.backends, args.coarse_fc_width,
+                                 Path(tmp))
+        for width, height, preset, upsample in tqdm(configs, desc='configurations',
+                                                    disable=None):
             for name, backend in backends[preset]:
                 result = measure(DepthPipeline(backend), width, height, upsample, args.repeats)
                 rows.append((width, height, preset, upsample, name, backend.info.device, result))
+        for pairs in backends.values():
+            for _, backend in pairs:
+                backend.close()
 
-    print(f'\nMedian of {args.repeats} frames, milliseconds; torch {torch.__version__}, '
-          f'{torch.get_num_threads()} threads.\n')
-    print('| input | preset | upsample | depth image | deserialize | to RGB | preprocess | '
-          'postprocess | cloud (xyz+rgb) | messages | serialize | **node overhead** | '
-          'backend | **inference** | overhead / inference |')
-    print('|' + ' --- |' * 15)
+    report = Report(args.output_dir, 'node_overhead')
+    report.line(f'# Node overhead: {platform.processor() or platform.machine()}, '
+                f'{os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} '
+                f'threads); load average {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
+    report.line()
+    report.line(f'Milliseconds per frame, {args.repeats} frames; stages: medians; coarse 6 '
+                f'width {args.coarse_fc_width}, random weights.')
+    report.line()
+    table = []
     for width, height, preset, upsample, name, device, r in rows:
-        ms = {k: 1e3 * v for k, v in r.items() if k != 'depth_size'}
-        print(f'| {width}x{height} | {preset} | {upsample} | {r["depth_size"][0]}x'
-              f'{r["depth_size"][1]} | {ms["deserialize"]:.2f} | {ms["to_rgb"]:.3f} | '
-              f'{ms["preprocess"]:.2f} | {ms["postprocess"]:.2f} | {ms["points"]:.2f} | '
-              f'{ms["messages"]:.2f} | {ms["serialize"]:.2f} | **{ms["overhead"]:.2f}** | '
-              f'{name} ({device}) | **{ms["inference"]:.1f}** | '
-              f'{100.0 * ms["overhead"] / ms["inference"]:.1f}% |')
+        ms = {k: 1e3 * v for k, v in r.items() if isinstance(v, float)}
+        overhead_ms, overhead_p90 = median_p90_ms(r['overhead'])
+        inference_ms, inference_p90 = median_p90_ms(r['inference'])
+        table.append([
+            f'{width}x{height}', preset, upsample, f'{r["depth_size"][0]}x{r["depth_size"][1]}',
+            f'{ms["deserialize"]:.2f}', f'{ms["to_rgb"]:.3f}', f'{ms["preprocess"]:.2f}',
+            f'{ms["postprocess"]:.2f}', f'{ms["points"]:.2f}', f'{ms["messages"]:.2f}',
+            f'{ms["serialize"]:.2f}', f'**{overhead_ms:.2f}**', f'{overhead_p90:.2f}',
+            f'{name} ({device})', f'**{inference_ms:.1f}**', f'{inference_p90:.1f}',
+            f'{100.0 * overhead_ms / inference_ms:.1f}%'])
+    report.table(['input', 'preset', 'upsample', 'depth image', 'deserialize', 'to RGB',
+                  'preprocess', 'postprocess', 'cloud (xyz+rgb)', 'messages', 'serialize',
+                  '**node overhead**', 'p90', 'backend', '**inference**', 'p90',
+                  'overhead / inference'], table)
+    report.write()
+
+    categories = sorted({(w, h, p, u) for w, h, p, u, *_ in rows}, key=configs.index)
+    series = []
+    for name in args.backends:
+        for what in ('overhead', 'inference'):
+            found = {(w, h, p, u): median_p90_ms(r[what])
+                     for w, h, p, u, n, _, r in rows if n == name}
+            if found:
+                stats = [found.get(c, (float('nan'), float('nan'))) for c in categories]
+                series.append(Series(f'{"node overhead" if what == "overhead" else "inference"}'
+                                     f' ({name})', [m for m, _ in stats], [p for _, p in stats]))
+    bar_plot(report.png_path, [f'{w}x{h} {p}\nupsample {u}' for w, h, p, u in categories], series,
+             'ms per frame (median, whisker: p90)',
+             f'Node overhead beside inference (coarse 6 width {args.coarse_fc_width}, CPU)')
+    print(f'wrote {report.markdown_path} and {report.png_path}')
     return 0
 
 

@@ -1,0 +1,190 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The benchmark scripts compute what they claim and write their reports; their speed is not tested.
+
+The scripts run as users run them (``python benchmarks/<name>.py``) on tiny configurations and
+must write ``<name>.md`` and ``<name>.png`` to ``--output-dir``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+import numpy as np
+import pytest
+
+BENCHMARKS = REPO_ROOT / 'benchmarks'
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def load(name: str):
+    """Import ``benchmarks/<name>.py`` as a module (its folder on the path for ``_report``)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f'benchmark_{name}', BENCHMARKS / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_script(name: str, output_dir: Path, *args: str, timeout_s: float = 120.0) -> str:
+    """Run a benchmark script; return its output, fail with it on a non-zero exit."""
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / f'{name}.py'), *args,
+                           '--output-dir', str(output_dir)], capture_output=True, text=True,
+                          timeout=timeout_s, cwd=REPO_ROOT)
+    assert proc.returncode == 0, f'{name}.py exited {proc.returncode}:\n{proc.stdout}\n' \
+                                 f'{proc.stderr}'
+    return proc.stdout
+
+
+def assert_report(output_dir: Path, name: str, header_cell: str) -> str:
+    """Check ``<name>.md`` holds a table with ``header_cell`` and ``<name>.png`` is a PNG."""
+    markdown = (output_dir / f'{name}.md').read_text(encoding='utf-8')
+    table = [line for line in markdown.splitlines() if line.startswith('|')]
+    assert len(table) >= 3, markdown
+    assert header_cell in table[0]
+    assert table[1].replace(' ', '').strip('|').split('|') == ['---'] * (table[0].count('|') - 1)
+    assert (output_dir / f'{name}.png').read_bytes()[:8] == PNG_SIGNATURE
+    return markdown
+
+
+# -- the point-cloud builders ---------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def pointcloud():
+    return load('pointcloud')
+
+
+@pytest.mark.parametrize('with_rgb', [False, True])
+def test_cloud_builders_give_identical_bytes_with_nans(pointcloud, with_rgb):
+    points, rgb = pointcloud.sample_cloud(7, 5, seed=3, invalid_fraction=0.3)
+    assert np.isnan(points).any() and np.isfinite(points).any()
+    colour = rgb if with_rgb else None
+    assert pointcloud.check_identical(points, colour) == []
+    messages = [build(points, colour) for build in pointcloud.BUILDER_FUNCTIONS.values()]
+    assert len({bytes(m.data) for m in messages}) == 1
+    msg = messages[0]
+    step = 32 if with_rgb else 16
+    assert (msg.height, msg.width, msg.point_step, msg.row_step) == (5, 7, step, 7 * step)
+    # The bytes hold the points (NaN where invalid) and the packed colours.
+    floats = np.frombuffer(bytes(msg.data), dtype='=f4').reshape(5, 7, step // 4)
+    np.testing.assert_array_equal(floats[..., :3], points)
+    if with_rgb:
+        packed = floats[..., 4].view(np.uint32)
+        np.testing.assert_array_equal(packed >> 16, rgb[..., 0])
+        np.testing.assert_array_equal((packed >> 8) & 255, rgb[..., 1])
+        np.testing.assert_array_equal(packed & 255, rgb[..., 2])
+
+
+def test_cloud_check_reports_a_builder_that_differs(pointcloud, monkeypatch):
+    points, rgb = pointcloud.sample_cloud(4, 3, seed=1)
+    honest = pointcloud.cloud_structured_array
+
+    def off_by_one_byte(points, rgb=None, header=None):
+        msg = honest(points, rgb, header)
+        msg.data[5] ^= 1
+        return msg
+
+    monkeypatch.setitem(pointcloud.BUILDER_FUNCTIONS, 'structured array', off_by_one_byte)
+    problems = pointcloud.check_identical(points, rgb)
+    assert len(problems) == 1 and problems[0].startswith('structured array: data differs')
+
+
+def test_per_point_loop_repeats(pointcloud):
+    assert pointcloud.loop_repeats(50, 3834, 1_000_000) == 50
+    assert pointcloud.loop_repeats(50, 65120, 1_000_000) == 15
+    assert pointcloud.loop_repeats(50, 307200, 1_000_000) == 3
+    assert pointcloud.loop_repeats(1, 307200, 1_000_000) == 1
+
+
+# -- shared report code and the node's diagnostics ------------------------------------------------
+
+def test_report_helpers(tmp_path):
+    report = load('_report')
+    assert report.median_p90_ms([0.001, 0.002, 0.003]) == pytest.approx((2.0, 2.8))
+    assert all(math.isnan(v) for v in report.median_p90_ms([]))
+    assert report.markdown_table(['a', 'b'], [[1, 2]]) == '| a | b |\n| --- | --- |\n| 1 | 2 |'
+    with pytest.raises(ValueError):
+        report.markdown_table(['a', 'b'], [[1]])
+    assert report.wants_log_scale([report.Series('s', [1.0, 200.0])])
+    assert not report.wants_log_scale([report.Series('s', [10.0, 20.0], [15.0, float('nan')])])
+    out = report.Report(tmp_path / 'new', 'demo')
+    out.line('# title')
+    out.table(['x'], [['1']])
+    assert out.write().read_text() == '# title\n| x |\n| --- |\n| 1 |\n'
+    series = [report.Series('a', [1.0, float('nan')], [2.0, float('nan')]),
+              report.Series('b', [3.0, 400.0])]
+    report.bar_plot(out.png_path, ['one', 'two'], series, 'ms', 'bars')
+    assert out.png_path.read_bytes()[:8] == PNG_SIGNATURE
+    report.line_plot(tmp_path / 'lines.png', [10, 100], series, 'points', 'ms', 'lines')
+    assert (tmp_path / 'lines.png').read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_node_figures_count_each_frame_of_a_period_once():
+    dds = load('dds_latency')
+
+    def status(published, inference_ms, latency_ms):
+        return {'frames published': str(published), 'inference mean (ms)': str(inference_ms),
+                'latency receive-to-publish mean (ms)': str(latency_ms)}
+
+    statuses = [status(0, 0.0, 0.0), status(1, 90.0, 95.0), status(2, 40.0, 45.0),
+                status(2, 0.0, 0.0), status(4, 30.0, 36.0), status(5, 20.0, 26.0)]
+    inference, latency, alone = dds.node_figures(statuses, skip=1)
+    assert inference == pytest.approx([0.040, 0.030, 0.030, 0.020])
+    assert latency == pytest.approx([0.045, 0.036, 0.036, 0.026])
+    assert alone == 2
+
+
+# -- each script on a tiny configuration ----------------------------------------------------------
+
+def test_pointcloud_script_writes_table_and_plot(tmp_path):
+    out = run_script('pointcloud', tmp_path, '--sizes', '8x4', '5x3', '--repeats', '1')
+    markdown = assert_report(tmp_path, 'pointcloud', 'per-point loop median')
+    assert '| 8x4 | 32 | xyz+rgb |' in markdown and '| 5x3 | 15 | xyz |' in markdown
+    assert 'pointcloud.md' in out
+
+
+@pytest.mark.slow
+def test_backends_script_writes_table_and_plot(tmp_path):
+    run_script('backends', tmp_path, '--presets', 'nyu', '--frames', '1', '--warmup', '0',
+               '--coarse-fc-width', '32', '--threads', '1', '--bandwidth-mib', '8')
+    markdown = assert_report(tmp_path, 'backends', 'bandwidth floor ms')
+    assert '| nyu | ONNX Runtime CPU FP32 |' in markdown
+
+
+@pytest.mark.slow
+def test_node_overhead_script_writes_table_and_plot(tmp_path):
+    run_script('node_overhead', tmp_path, '--repeats', '1', '--presets', 'nyu',
+               '--coarse-fc-width', '32')
+    markdown = assert_report(tmp_path, 'node_overhead', 'node overhead')
+    rows = [line for line in markdown.splitlines() if line.startswith('| 640x480 |')]
+    assert len(rows) == 4  # two upsampling factors, two backends
+    assert sum('onnxruntime' in row for row in rows) == 2
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_dds_latency_script_writes_table_and_plot(tmp_path):
+    run_script('dds_latency', tmp_path, '--presets', 'nyu', '--frames', '2', '--warmup', '1',
+               '--coarse-fc-width', '32', timeout_s=180.0)
+    markdown = assert_report(tmp_path, 'dds_latency', 'node inference median')
+    assert '| nyu | 640x480 | 74x55 | 2/2 |' in markdown
