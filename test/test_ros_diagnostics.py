@@ -17,8 +17,13 @@
 from __future__ import annotations
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from msdepth_ros.ros.diagnostics import (build_status, DROPPED_BUSY, FrameStats, LOST_TRANSPORT,
+from msdepth_ros.core.metrics import METRIC_NAMES
+from msdepth_ros.core.online_eval import frame_metrics, RunningMetrics
+from msdepth_ros.ros.diagnostics import (build_status, DROPPED_BUSY, EVAL_NO_SCAN,
+                                         EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
+                                         evaluation_values, FrameStats, LOST_TRANSPORT,
                                          RECEIVED, SequenceGaps, SKIPPED_IDLE, ThrottledLog)
+import numpy as np
 import pytest
 
 
@@ -127,6 +132,43 @@ def test_idle_without_subscribers_is_ok():
     status, values = _status(stats, idle=True)
     assert status.level == DiagnosticStatus.OK and status.message == 'idle: no subscribers'
     assert values['frames skipped without subscribers'] == '3'
+
+
+def test_evaluation_values_follow_the_counts():
+    clock = Clock()
+    stats = FrameStats(clock)
+    stats.add(RECEIVED, 4)
+    stats.add(EVAL_SCANS, 5)
+    stats.add(EVAL_NO_SCAN)
+    stats.add(EVAL_SCAN_TOO_FAR)
+    stats.add(EVAL_NO_TRANSFORM, 2)
+    running = RunningMetrics(window=1)
+    before = evaluation_values(stats.report(), running.summary(), [('crop', 'garg')])
+    assert dict(before)['evaluation rmse (run)'] == 'nan'
+    gt = np.array([[2.0, 4.0], [8.0, np.nan]])
+    running.add(frame_metrics(gt * 1.1, gt, 1e-3, 80.0))
+    running.add(frame_metrics(gt, gt, 1e-3, 80.0))
+    stats.add_bad('pointcloud')
+    clock.now += 1.0
+    status = build_status(stats.report(), 'cam/depth_node: depth', 'torch cpu', [], 0.5, False,
+                          False, extra_values=evaluation_values(
+                              stats.report(), running.summary(), [('crop', 'garg')], 12.25))
+    values = {kv.key: kv.value for kv in status.values}
+    # Appended after the node's own values, in order.
+    assert [kv.key for kv in status.values][-2 * len(METRIC_NAMES):][0] == \
+        'evaluation delta1 (run)'
+    assert values['evaluation crop'] == 'garg'
+    assert values['evaluation frames scored'] == '2'
+    assert values['evaluation frames without a scan'] == '1'
+    assert values['evaluation frames with no scan in tolerance'] == '1'
+    assert values['evaluation frames without transform'] == '2'
+    assert values['evaluation scans received'] == '5'
+    assert values['evaluation pixels compared (last frame)'] == '3'
+    assert values['evaluation scan offset (last frame, ms)'] == '12.2'
+    assert values['evaluation window frames'] == '1'
+    assert values['evaluation abs_rel (run)'] == '0.05'        # (0.1 + 0) / 2
+    assert values['evaluation abs_rel (window)'] == '0'        # the perfect frame only
+    assert values['bad messages: pointcloud'] == '1'
 
 
 @pytest.mark.parametrize('numbers, single, expected', [

@@ -81,12 +81,32 @@ class Crop:
     right: float
     source: str
 
+    def bounds(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """Kept rows and columns of a ``height x width`` image: ``(row0, row1, col0, col1)``."""
+        return (int(self.top * height), int(self.bottom * height),
+                int(self.left * width), int(self.right * width))
+
     def mask(self, height: int, width: int) -> np.ndarray:
         """``height x width`` bool mask, True inside the crop."""
+        row0, row1, col0, col1 = self.bounds(height, width)
         mask = np.zeros((height, width), dtype=bool)
-        mask[int(self.top * height):int(self.bottom * height),
-             int(self.left * width):int(self.right * width)] = True
+        mask[row0:row1, col0:col1] = True
         return mask
+
+    def contains(self, u_px: np.ndarray, v_px: np.ndarray, height: int,
+                 width: int) -> np.ndarray:
+        """
+        Whether points at pixel coordinates ``(u_px, v_px)`` land inside the crop.
+
+        Coordinates are continuous (pixel centres at integers) in a ``height x width`` image; a
+        point lands on the pixel nearest to it, as ``core.camera.depth_image_from_points``
+        rounds. NaN coordinates are outside. Returns a bool array of the coordinates' shape.
+        """
+        row0, row1, col0, col1 = self.bounds(height, width)
+        with np.errstate(invalid='ignore'):
+            u = np.rint(np.asarray(u_px, dtype=np.float64))
+            v = np.rint(np.asarray(v_px, dtype=np.float64))
+            return (u >= col0) & (u < col1) & (v >= row0) & (v < row1)
 
 
 #: Garg, Kumar, Carneiro and Reid, "Unsupervised CNN for Single View Depth Estimation",

@@ -23,6 +23,11 @@ waiting there is replaced and counted as dropped); one worker thread takes frame
 runs the network and publishes. Nothing a message contains can stop either thread: every
 message is handled inside its own try, and bad ones are counted by kind and logged, throttled.
 
+With ``evaluate_lidar`` the node also subscribes ``lidar_points`` (and ``/tf_static`` and
+``/tf`` unless the transform comes from parameters) and hands each published depth image to
+``ros.evaluation.LidarEvaluator``, whose own thread scores it against the nearest scan; the
+metrics join the ``/diagnostics`` status. tf2_msgs is imported only then.
+
 Run: ``ros2 run msdepth_ros depth_node --ros-args -p model:=model.pt -r image:=/camera/image``.
 """
 
@@ -41,10 +46,12 @@ from msdepth_ros.ros import config as cfgmod
 from msdepth_ros.ros.config import ConfigError, NodeConfig, PARAMETERS
 from msdepth_ros.ros.conversions import (camera_info_to_intrinsics, compressed_to_rgb,
                                          ConversionError, image_to_rgb, stamp_seconds)
-from msdepth_ros.ros.diagnostics import (build_status, COLORIZED, DROPPED_BUSY, FrameStats,
+from msdepth_ros.ros.diagnostics import (build_status, COLORIZED, DROPPED_BUSY,
+                                         EVALUATION_ONLY, evaluation_values, FrameStats,
                                          KIND_CAMERA_INFO_SIZE, KIND_NO_CAMERA_INFO,
                                          LOST_TRANSPORT, PUBLISHED, RECEIVED, SequenceGaps,
-                                         SKIPPED_IDLE, ThrottledLog)
+                                         SKIPPED_IDLE, StatsReport, ThrottledLog)
+from msdepth_ros.ros.evaluation import EvalJob, LidarEvaluator
 from msdepth_ros.ros.pipeline import DepthPipeline, OutputRequest, PredictionSettings
 import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
@@ -188,6 +195,7 @@ class DepthNode(Node):
         self._fallback_noted = False
         self._slot = _LatestFrame()
         self._stopping = False
+        self._evaluator: LidarEvaluator | None = None
 
         input_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=config.input_qos_depth,
                                reliability=ReliabilityPolicy.BEST_EFFORT,
@@ -212,6 +220,8 @@ class DepthNode(Node):
         self._pub_colorized = self.create_publisher(Image, cfgmod.TOPIC_COLORIZED, output_qos)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, cfgmod.TOPIC_DIAGNOSTICS,
                                                       10)
+        if config.evaluate_lidar:
+            self._start_evaluation(config)
         self._diagnostics_timer = self.create_timer(config.diagnostics_period_s,
                                                     self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -223,7 +233,37 @@ class DepthNode(Node):
             f'ready: {info.name} backend on {info.device} ({info.precision}), model '
             f'{info.model_path}, preset {self._backend.preset.name}; input '
             f'{self._image_sub.topic_name}, intrinsics from '
-            f'{self._info_sub.topic_name if self._info_sub else "parameters"}')
+            f'{self._info_sub.topic_name if self._info_sub else "parameters"}'
+            + (f'; evaluating against {self._lidar_sub.topic_name}' if self._evaluator else ''))
+
+    def _start_evaluation(self, config: NodeConfig) -> None:
+        """Subscribe the LIDAR (and TF) and start the evaluation's thread."""
+        tf_type = None
+        if config.eval_transform_source == 'tf':
+            try:
+                from tf2_msgs.msg import TFMessage
+                tf_type = TFMessage
+            except ImportError:
+                raise StartupError(
+                    "parameter 'evaluate_lidar': the transform camera <- LIDAR comes from "
+                    '/tf_static and /tf (eval_transform_source tf), which needs the tf2_msgs '
+                    'message package; install it or set eval_transform_source to parameters',
+                    EXIT_BAD_PARAMETER) from None
+        self._evaluator = LidarEvaluator(config, lambda: self._config, self._stats,
+                                         self._reject, self._log_bad)
+        # Best effort matches both kinds of LIDAR publisher; only the newest scans are kept.
+        lidar_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=config.eval_scan_buffer,
+                               reliability=ReliabilityPolicy.BEST_EFFORT,
+                               durability=DurabilityPolicy.VOLATILE)
+        self._lidar_sub = self.create_subscription(PointCloud2, cfgmod.TOPIC_LIDAR,
+                                                   self._evaluator.add_cloud, lidar_qos)
+        if tf_type is not None:
+            # As tf2's listeners: reliable, and transient local for the latched static ones.
+            for topic, durability in ((cfgmod.TOPIC_TF_STATIC, DurabilityPolicy.TRANSIENT_LOCAL),
+                                      (cfgmod.TOPIC_TF, DurabilityPolicy.VOLATILE)):
+                qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                                 reliability=ReliabilityPolicy.RELIABLE, durability=durability)
+                self.create_subscription(tf_type, topic, self._evaluator.add_tf, qos)
 
     def _declare_parameters(self) -> dict[str, Any]:
         values = {}
@@ -361,7 +401,9 @@ class DepthNode(Node):
     def _process(self, frame: _Frame) -> None:
         config = self._config
         request = self._request(config)
-        if not request.anything:
+        evaluator = self._evaluator
+        # The evaluation wants depth even while no output has a subscriber.
+        if not request.anything and evaluator is None:
             self._stats.add(SKIPPED_IDLE)
             return
         min_m, max_m = config.depth_range_m(self._backend.preset)
@@ -378,10 +420,18 @@ class DepthNode(Node):
                                    (self._pub_colorized, out.colorized)):
             if message is not None:
                 publisher.publish(message)
-        self._stats.add_published((time.time_ns() - frame.received_ns) * 1e-9,
-                                  out.timings_s['inference'])
+        if request.anything:
+            self._stats.add_published((time.time_ns() - frame.received_ns) * 1e-9,
+                                      out.timings_s['inference'])
+        else:
+            self._stats.add(EVALUATION_ONLY)
         if out.colorized is not None:
             self._stats.add(COLORIZED)
+        if evaluator is not None:
+            evaluator.submit(EvalJob(depth_m=out.depth_m, grid=out.intrinsics,
+                                     camera=frame.intrinsics,
+                                     stamp_s=stamp_seconds(frame.header),
+                                     frame_id=frame.header.frame_id))
 
     def _request(self, config: NodeConfig) -> OutputRequest:
         def wanted(publisher: Any) -> bool:
@@ -416,13 +466,27 @@ class DepthNode(Node):
                 hardware_id=f'{info.name} {info.device}',
                 static_values=static, drop_warn_ratio=config.drop_warn_ratio,
                 waiting_for_camera_info=bool(report.window_bad.get(KIND_NO_CAMERA_INFO)),
-                idle=idle)
+                idle=idle, extra_values=self._evaluation_values(report, config))
             array = DiagnosticArray()
             array.header.stamp = self.get_clock().now().to_msg()
             array.status = [status]
             self._pub_diagnostics.publish(array)
         except Exception as exc:  # noqa: B902 - diagnostics must never stop the node
             self._log_bad('diagnostics', f'could not publish diagnostics: {exc}')
+
+    def _evaluation_values(self, report: StatsReport,
+                           config: NodeConfig) -> list[tuple[str, str]]:
+        if self._evaluator is None:
+            return []
+        summary, offset_ms = self._evaluator.summary()
+        transform = ('parameters' if config.eval_transform_source == 'parameters'
+                     else f'{cfgmod.TOPIC_TF_STATIC}, {cfgmod.TOPIC_TF}')
+        static = [('lidar topic', self._lidar_sub.topic_name), ('transform from', transform),
+                  ('depth range (m)', f'{config.eval_min_depth_m:g} to '
+                                      f'{config.eval_max_depth_m:g}'),
+                  ('crop', f'{config.eval_crop} (camera pixels)'),
+                  ('tolerance (s)', f'{config.eval_tolerance_s:g}')]
+        return evaluation_values(report, summary, static, offset_ms)
 
     # -- shut-down --------------------------------------------------------------------------
 
@@ -435,6 +499,9 @@ class DepthNode(Node):
             # The frame in flight finishes first (a backend call cannot be interrupted).
             worker.join(timeout=10.0)
             self._backend.close()
+        evaluator = getattr(self, '_evaluator', None)
+        if evaluator is not None:
+            evaluator.close()
         super().destroy_node()
 
 

@@ -17,22 +17,31 @@ Frame accounting, the ``/diagnostics`` status built from it, and per-kind thrott
 
 Every image the node takes from its subscription ends in exactly one count: ``published``,
 ``dropped_busy`` (replaced by a newer frame while waiting for the backend), ``skipped_idle``
-(nobody subscribed), ``failed`` (the backend or an output raised), or one of the ``bad`` kinds.
+(nobody subscribed), ``evaluation_only`` (nobody subscribed, but the online evaluation took the
+depth), ``failed`` (the backend or an output raised), or one of the ``bad`` kinds.
 Frames that never reached the node (the keep-last-1 subscription overwrote them, or the
 transport lost them) show as gaps in the publisher's sequence numbers: ``lost_transport``.
 So ``frames dropped = dropped_busy + lost_transport`` is what a sender sees as sent minus
 published, once the bad ones are taken out.
+
+With the online evaluation on, every processed frame also ends in exactly one evaluation count:
+scored, without pixels to compare (both in ``core.online_eval.MetricsSummary``), or one of the
+``EVAL_*`` counters (no scan, no scan within tolerance, no transform, replaced while the
+evaluation was busy, failed); the metrics join the status.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+import math
 import threading
 import time
 from typing import Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from msdepth_ros.core.metrics import METRIC_NAMES
+from msdepth_ros.core.online_eval import MetricsSummary
 
 #: Counter names of ``FrameStats``.
 RECEIVED = 'received'
@@ -40,12 +49,25 @@ PUBLISHED = 'published'
 DROPPED_BUSY = 'dropped_busy'
 LOST_TRANSPORT = 'lost_transport'
 SKIPPED_IDLE = 'skipped_idle'
+EVALUATION_ONLY = 'evaluation_only'
 FAILED = 'failed'
 COLORIZED = 'colorized'
 
 #: Bad-input kinds that mean "a frame arrived but its camera is unknown".
 KIND_NO_CAMERA_INFO = 'no_camera_info'
 KIND_CAMERA_INFO_SIZE = 'camera_info_size'
+
+#: Counter names of the online evaluation: scans taken, and what became of each depth frame.
+EVAL_SCANS = 'eval_scans'
+EVAL_SCANS_DROPPED = 'eval_scans_dropped'
+EVAL_NO_SCAN = 'eval_no_scan'
+EVAL_SCAN_TOO_FAR = 'eval_scan_too_far'
+EVAL_NO_TRANSFORM = 'eval_no_transform'
+EVAL_DROPPED_BUSY = 'eval_dropped_busy'
+EVAL_FAILED = 'eval_failed'
+#: Bad-input kinds of the evaluation's messages.
+KIND_POINTCLOUD = 'pointcloud'
+KIND_TF = 'tf'
 
 
 @dataclass(frozen=True)
@@ -211,7 +233,8 @@ class ThrottledLog:
 
 def build_status(report: StatsReport, name: str, hardware_id: str,
                  static_values: Sequence[tuple[str, str]], drop_warn_ratio: float,
-                 waiting_for_camera_info: bool, idle: bool) -> DiagnosticStatus:
+                 waiting_for_camera_info: bool, idle: bool,
+                 extra_values: Sequence[tuple[str, str]] = ()) -> DiagnosticStatus:
     """
     Build the node's ``diagnostic_msgs/DiagnosticStatus`` for one period.
 
@@ -229,6 +252,8 @@ def build_status(report: StatsReport, name: str, hardware_id: str,
         True while images arrive but no usable camera info has.
     idle:
         True while no output has a subscriber and outputs are skipped.
+    extra_values:
+        Key-value pairs appended after the counts (``evaluation_values``).
 
     Returns
     -------
@@ -276,12 +301,62 @@ def build_status(report: StatsReport, name: str, hardware_id: str,
         ('frames dropped while busy', str(totals.get(DROPPED_BUSY, 0))),
         ('frames lost before the node', str(totals.get(LOST_TRANSPORT, 0))),
         ('frames skipped without subscribers', str(totals.get(SKIPPED_IDLE, 0))),
+        ('frames for the evaluation only', str(totals.get(EVALUATION_ONLY, 0))),
         ('frames failed', str(totals.get(FAILED, 0))),
         ('colorized published', str(totals.get(COLORIZED, 0))),
         ('bad messages', str(sum(report.bad.values()))),
     ] + [(f'bad messages: {kind}', str(count)) for kind, count in sorted(report.bad.items())]
+    values += list(extra_values)
     status.values = [KeyValue(key=key, value=value) for key, value in values]
     return status
+
+
+def evaluation_values(report: StatsReport, summary: MetricsSummary,
+                      static_values: Sequence[tuple[str, str]] = (),
+                      last_offset_ms: float = math.nan) -> list[tuple[str, str]]:
+    """
+    Key-value pairs of the online evaluation, every key starting with ``evaluation``.
+
+    Parameters
+    ----------
+    report:
+        ``FrameStats.report()`` (its ``EVAL_*`` totals).
+    summary:
+        ``core.online_eval.RunningMetrics.summary()``.
+    static_values:
+        Pairs that do not change (topic, transform source, caps, crop), keys without the
+        ``evaluation`` prefix.
+    last_offset_ms:
+        Stamp of the last scored image minus that of its scan, milliseconds.
+
+    Returns
+    -------
+    Counts, pixels compared, and each metric of ``METRIC_NAMES`` as ``evaluation <name> (run)``
+    (mean over every scored frame) and ``evaluation <name> (window)`` (over the last
+    ``evaluation window frames``); metrics with 6 significant digits, ``nan`` before the first
+    scored frame.
+
+    """
+    totals = report.totals
+    values = [(f'evaluation {key}', value) for key, value in static_values] + [
+        ('evaluation frames scored', str(summary.frames)),
+        ('evaluation frames without pixels to compare', str(summary.frames_empty)),
+        ('evaluation frames without a scan', str(totals.get(EVAL_NO_SCAN, 0))),
+        ('evaluation frames with no scan in tolerance', str(totals.get(EVAL_SCAN_TOO_FAR, 0))),
+        ('evaluation frames without transform', str(totals.get(EVAL_NO_TRANSFORM, 0))),
+        ('evaluation frames dropped while busy', str(totals.get(EVAL_DROPPED_BUSY, 0))),
+        ('evaluation frames failed', str(totals.get(EVAL_FAILED, 0))),
+        ('evaluation scans received', str(totals.get(EVAL_SCANS, 0))),
+        ('evaluation scans dropped while busy', str(totals.get(EVAL_SCANS_DROPPED, 0))),
+        ('evaluation pixels compared (last frame)', str(summary.last_pixels)),
+        ('evaluation pixels compared (mean per frame)', f'{summary.mean_pixels:.1f}'),
+        ('evaluation scan offset (last frame, ms)', f'{last_offset_ms:.1f}'),
+        ('evaluation window frames', str(summary.window_frames)),
+    ]
+    values += [(f'evaluation {name} (run)', f'{summary.run[name]:.6g}') for name in METRIC_NAMES]
+    values += [(f'evaluation {name} (window)', f'{summary.window[name]:.6g}')
+               for name in METRIC_NAMES]
+    return values
 
 
 def _mean_ms(samples_s: list[float]) -> float:

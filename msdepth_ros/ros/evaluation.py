@@ -1,0 +1,232 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The depth node's online evaluation against a LIDAR: the threads around ``core.online_eval``.
+
+The executor thread hands over clouds (``add_cloud``: kept as messages, the newest
+``eval_scan_buffer`` only) and transforms (``add_tf``: a few numbers, put into a
+``core.transforms.TransformTree`` at once); the node's worker hands over each depth image it has
+published (``submit``: the newest waits, an older one still waiting is replaced and counted).
+The evaluation's own thread reads the clouds (``msgs.readers``; a bad one is counted as bad input
+of kind ``pointcloud``), matches each depth image with the scan nearest in time, projects it into
+the depth image's grid and scores the frame, so that neither the executor nor the depth worker
+waits for it. Nothing here imports rclpy: messages are read by their fields.
+
+The transform tree keeps the latest transform of each frame (``/tf`` ones too, without
+interpolation in time): meant for a LIDAR and a camera on one rigid body.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+import math
+import threading
+from typing import Any, Callable
+
+from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.online_eval import (frame_metrics, lidar_depth_image, MetricsSummary,
+                                          RunningMetrics, Scan, ScanBuffer)
+from msdepth_ros.core.transforms import TransformError, TransformTree
+from msdepth_ros.msgs.readers import add_tf_message, MessageError, pointcloud2_xyz
+from msdepth_ros.ros.config import NodeConfig
+from msdepth_ros.ros.conversions import stamp_seconds
+from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO_SCAN,
+                                         EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
+                                         EVAL_SCANS_DROPPED, FrameStats, KIND_POINTCLOUD,
+                                         KIND_TF)
+import numpy as np
+
+#: Log kinds of the evaluation's warnings (throttled like bad input).
+LOG_NO_TRANSFORM = 'no_transform'
+LOG_FAILURE = 'evaluation_failure'
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """
+    One published depth image to score.
+
+    ``depth_m``: ``H x W`` float32 metres, NaN invalid; ``grid``: its intrinsics (those of the
+    published camera info); ``camera``: the intrinsics of the camera image it came from (the
+    crop's pixels); ``stamp_s`` and ``frame_id``: the image's header.
+    """
+
+    depth_m: np.ndarray
+    grid: Intrinsics
+    camera: Intrinsics
+    stamp_s: float
+    frame_id: str
+
+
+class LidarEvaluator:
+    """
+    Score depth images against the LIDAR scan nearest in time, on a thread of its own.
+
+    Parameters
+    ----------
+    config:
+        The node's config at start-up: the evaluation's settings (read-only parameters).
+    current_config:
+        Returns the node's config now (for ``eval_warn_no_transform``, a run-time parameter).
+    stats:
+        The node's counters: ``EVAL_*`` counts and bad input go there.
+    reject:
+        ``reject(kind, message)`` counts and logs a bad message (the node's own).
+    log:
+        ``log(kind, message)`` logs a warning, throttled per kind.
+
+    """
+
+    def __init__(self, config: NodeConfig, current_config: Callable[[], NodeConfig],
+                 stats: FrameStats, reject: Callable[[str, str], None],
+                 log: Callable[[str, str], Any]) -> None:
+        self._current_config = current_config
+        self._stats = stats
+        self._reject = reject
+        self._log = log
+        self._tolerance_s = config.eval_tolerance_s
+        self._depth_range_m = (config.eval_min_depth_m, config.eval_max_depth_m)
+        self._crop = config.eval_crop_region()
+        self._fixed_T_cam_lidar = (config.fixed_T_cam_lidar()
+                                   if config.eval_transform_source == 'parameters' else None)
+        self._tree = TransformTree()
+        self._tree_lock = threading.Lock()
+        self._scans = ScanBuffer(config.eval_scan_buffer)
+        self._running = RunningMetrics(config.eval_window)
+        self._summary = self._running.summary()
+        self._last_offset_ms = math.nan
+        self._summary_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._clouds: deque[Any] = deque(maxlen=config.eval_scan_buffer)
+        self._job: EvalJob | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name='depth_evaluation', daemon=True)
+        self._thread.start()
+
+    # -- input (executor thread and depth worker) ----------------------------------------------
+
+    def add_cloud(self, msg: Any) -> None:
+        """Take a ``sensor_msgs/PointCloud2`` of the LIDAR (read later, on this thread)."""
+        self._stats.add(EVAL_SCANS)
+        with self._cond:
+            if len(self._clouds) == self._clouds.maxlen:
+                self._stats.add(EVAL_SCANS_DROPPED)
+            self._clouds.append(msg)
+            self._cond.notify()
+
+    def add_tf(self, msg: Any) -> None:
+        """Add the transforms of a ``tf2_msgs/TFMessage`` (from ``/tf_static`` or ``/tf``)."""
+        try:
+            with self._tree_lock:
+                add_tf_message(self._tree, msg)
+        except Exception as exc:  # noqa: B902 - a message must never stop the node
+            self._reject(KIND_TF, f'ignored a transform message: {type(exc).__name__}: {exc}')
+
+    def submit(self, job: EvalJob) -> None:
+        """Queue a depth image for scoring (replacing one that still waits)."""
+        with self._cond:
+            if self._job is not None:
+                self._stats.add(EVAL_DROPPED_BUSY)
+            self._job = job
+            self._cond.notify()
+
+    def summary(self) -> tuple[MetricsSummary, float]:
+        """Return the metrics so far and the last scored frame's image-minus-scan time (ms)."""
+        with self._summary_lock:
+            return self._summary, self._last_offset_ms
+
+    def close(self) -> None:
+        """Stop the thread (after the frame in flight)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10.0)
+
+    # -- work (evaluation thread) --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._clouds and self._job is None and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                clouds = list(self._clouds)
+                self._clouds.clear()
+                job, self._job = self._job, None
+            # Scans first: one that arrived before the depth image is a candidate for it.
+            for msg in clouds:
+                self._take_scan(msg)
+            if job is None:
+                continue
+            try:
+                self._score(job)
+            except Exception as exc:  # noqa: B902 - a frame must never stop the evaluation
+                self._stats.add(EVAL_FAILED)
+                self._log(LOG_FAILURE, f'evaluating the depth image stamped {job.stamp_s:.6f} '
+                                       f'failed: {type(exc).__name__}: {exc}')
+
+    def _take_scan(self, msg: Any) -> None:
+        stamp_s = math.nan
+        try:
+            stamp_s = stamp_seconds(msg.header)
+            scan = Scan(stamp_s, msg.header.frame_id.lstrip('/'), pointcloud2_xyz(msg))
+        except MessageError as exc:
+            self._reject(KIND_POINTCLOUD, f'ignored the point cloud stamped {stamp_s:.6f}: {exc}')
+            return
+        except Exception as exc:  # noqa: B902 - a message must never stop the evaluation
+            self._reject(KIND_POINTCLOUD, f'ignored a point cloud: unexpected '
+                                          f'{type(exc).__name__}: {exc}')
+            return
+        self._scans.add(scan)
+
+    def _score(self, job: EvalJob) -> None:
+        match = self._scans.nearest(job.stamp_s)
+        if match is None:
+            self._stats.add(EVAL_NO_SCAN)
+            return
+        scan, offset_s = match
+        if abs(offset_s) > self._tolerance_s:
+            self._stats.add(EVAL_SCAN_TOO_FAR)
+            return
+        T_cam_lidar = self._transform(job.frame_id.lstrip('/'), scan.frame_id)
+        if T_cam_lidar is None:
+            self._stats.add(EVAL_NO_TRANSFORM)
+            return
+        gt_m = lidar_depth_image(scan.points_m, T_cam_lidar, job.grid, job.camera, self._crop)
+        score = frame_metrics(job.depth_m, gt_m, *self._depth_range_m)
+        self._running.add(score)
+        summary = self._running.summary()
+        with self._summary_lock:
+            self._summary = summary
+            if score.scored:
+                self._last_offset_ms = 1e3 * offset_s
+
+    def _transform(self, camera_frame: str, lidar_frame: str) -> np.ndarray | None:
+        """``T_cam_lidar``, or None (warned, throttled) while TF has no such transform."""
+        if self._fixed_T_cam_lidar is not None:
+            return self._fixed_T_cam_lidar
+        try:
+            with self._tree_lock:
+                return self._tree.lookup(camera_frame, lidar_frame)
+        except TransformError as exc:
+            if self._current_config().eval_warn_no_transform:
+                self._log(LOG_NO_TRANSFORM, f'evaluation: no transform from the LIDAR frame '
+                                            f'{lidar_frame!r} to the camera frame '
+                                            f'{camera_frame!r} on /tf_static or /tf ({exc}); '
+                                            'frames are not scored until one arrives (or set '
+                                            'eval_transform_source to parameters)')
+            return None

@@ -1,0 +1,182 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The evaluation's thread: scans and transforms in, counts and metrics out (no DDS)."""
+
+from __future__ import annotations
+
+import time
+
+from geometry_msgs.msg import TransformStamped
+from msdepth_ros.core.camera import depth_image_from_points
+from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.online_eval import frame_metrics
+from msdepth_ros.ros.config import NodeConfig
+from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO_SCAN,
+                                         EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
+                                         FrameStats)
+from msdepth_ros.ros.evaluation import EvalJob, LidarEvaluator, LOG_NO_TRANSFORM
+import numpy as np
+import pytest
+from sensor_msgs.msg import PointCloud2, PointField
+
+GRID = Intrinsics(20.0, 20.0, 7.5, 5.5, 16, 12)
+#: A wall 4 m ahead, one point per depth pixel, in the camera frame.
+V, U = np.mgrid[0:GRID.height, 0:GRID.width]
+WALL = np.stack([(U - GRID.cx_px) / GRID.fx_px * 4.0, (V - GRID.cy_px) / GRID.fy_px * 4.0,
+                 np.full(U.shape, 4.0)], axis=-1).reshape(-1, 3)
+
+
+def _cloud(points: np.ndarray, stamp_s: float, frame_id: str = 'velo',
+           truncate: int = 0) -> PointCloud2:
+    msg = PointCloud2()
+    msg.header.stamp.sec = int(stamp_s)
+    msg.header.stamp.nanosec = int(round((stamp_s - int(stamp_s)) * 1e9))
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = 1, len(points)
+    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+                  for i, n in enumerate('xyz')]
+    msg.point_step, msg.row_step = 12, 12 * len(points)
+    data = points.astype(np.float32).tobytes()
+    msg.data = data[:len(data) - truncate]
+    return msg
+
+
+class _TFMessage:
+    """Duck-typed tf2_msgs/TFMessage: its one field."""
+
+    def __init__(self, parent: str, child: str, x_m: float = 0.0, qw: float = 1.0) -> None:
+        stamped = TransformStamped()
+        stamped.header.frame_id, stamped.child_frame_id = parent, child
+        stamped.transform.translation.x = x_m
+        stamped.transform.rotation.w = qw
+        self.transforms = [stamped]
+
+
+class Harness:
+    """An evaluator with its counters, rejected messages and warnings kept."""
+
+    def __init__(self, **values) -> None:
+        self.config = NodeConfig.from_parameters(
+            {'model': 'model.pt', 'evaluate_lidar': True, **values}, check_model_file=False)
+        self.stats = FrameStats()
+        self.rejected: list[tuple[str, str]] = []
+        self.logged: list[tuple[str, str]] = []
+        self.evaluator = LidarEvaluator(self.config, lambda: self.config, self.stats,
+                                        lambda kind, msg: self.rejected.append((kind, msg)),
+                                        lambda kind, msg: self.logged.append((kind, msg)))
+
+    def totals(self) -> dict[str, int]:
+        return self.stats.report().totals
+
+    def wait(self, predicate, what: str, timeout_s: float = 10.0) -> None:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if predicate():
+                return
+            time.sleep(0.01)
+        raise AssertionError(f'timed out waiting for {what}: {self.totals()}')
+
+    def job(self, stamp_s: float, depth_m: np.ndarray | None = None,
+            frame_id: str = 'cam') -> EvalJob:
+        depth = np.full((GRID.height, GRID.width), 5.0, np.float32) if depth_m is None \
+            else depth_m
+        return EvalJob(depth, GRID, GRID, stamp_s, frame_id)
+
+
+@pytest.fixture
+def harness():
+    made = []
+
+    def make(**values):
+        made.append(Harness(**values))
+        return made[-1]
+    yield make
+    for h in made:
+        h.evaluator.close()
+
+
+def test_scores_against_the_nearest_scan_through_tf(harness):
+    h = harness()
+    h.evaluator.add_tf(_TFMessage('cam', 'velo', x_m=0.0))
+    h.evaluator.add_cloud(_cloud(WALL, 10.0))
+    h.evaluator.add_cloud(_cloud(WALL + [0.0, 0.0, 10.0], 9.0))   # older and farther
+    h.wait(lambda: h.totals().get(EVAL_SCANS) == 2, 'two scans')
+    depth = np.full((GRID.height, GRID.width), 5.0, np.float32)
+    h.evaluator.submit(h.job(10.03, depth))
+    h.wait(lambda: h.evaluator.summary()[0].frames == 1, 'a scored frame')
+    summary, offset_ms = h.evaluator.summary()
+    expected = frame_metrics(depth, depth_image_from_points(WALL, GRID), 1e-3, 80.0)
+    assert summary.last_pixels == expected.pixels == GRID.width * GRID.height
+    assert summary.run == expected.metrics and summary.run['abs_rel'] == pytest.approx(0.25)
+    assert offset_ms == pytest.approx(30.0, abs=1e-3)
+    assert not h.rejected
+
+
+def test_no_scan_too_far_no_transform_are_counted(harness):
+    h = harness(eval_tolerance_s=0.05)
+    h.evaluator.submit(h.job(10.0))
+    h.wait(lambda: h.totals().get(EVAL_NO_SCAN) == 1, 'no scan')
+    h.evaluator.add_cloud(_cloud(WALL, 10.0))
+    h.evaluator.submit(h.job(10.06))
+    h.wait(lambda: h.totals().get(EVAL_SCAN_TOO_FAR) == 1, 'scan too far')
+    h.evaluator.submit(h.job(10.04))
+    h.wait(lambda: h.totals().get(EVAL_NO_TRANSFORM) == 1, 'no transform')
+    [(kind, message)] = h.logged
+    assert kind == LOG_NO_TRANSFORM and "LIDAR frame 'velo' to the camera frame 'cam'" in message
+    # The warning can be switched off at run time.
+    h.config = NodeConfig.from_parameters({**h.config.values(), 'eval_warn_no_transform': False},
+                                          check_model_file=False)
+    h.evaluator.submit(h.job(10.0))
+    h.wait(lambda: h.totals().get(EVAL_NO_TRANSFORM) == 2, 'no transform again')
+    assert len(h.logged) == 1
+    assert h.evaluator.summary()[0].frames == 0
+
+
+def test_fixed_transform_ignores_frame_ids(harness):
+    h = harness(eval_transform_source='parameters', eval_lidar_z_m=1.0)
+    h.evaluator.add_cloud(_cloud(WALL, 10.0, frame_id='anything'))
+    h.evaluator.submit(h.job(10.0, np.full((GRID.height, GRID.width), 5.0, np.float32)))
+    h.wait(lambda: h.evaluator.summary()[0].frames == 1, 'a scored frame')
+    # The wall moves to 5 m: a perfect prediction.
+    assert h.evaluator.summary()[0].run['abs_rel'] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_clouds_and_transforms_are_bad_input_and_failures_are_counted(harness):
+    h = harness()
+    h.evaluator.add_cloud(_cloud(WALL, 10.0, truncate=5))
+    h.evaluator.add_tf(_TFMessage('cam', 'cam'))
+    h.evaluator.add_tf(_TFMessage('cam', 'velo', qw=0.0))
+    h.wait(lambda: len(h.rejected) == 3, 'three rejections')
+    assert sorted(kind for kind, _ in h.rejected) == ['pointcloud', 'tf', 'tf']
+    assert any('expected (1 rows of' in message for _, message in h.rejected)
+    # A depth image that does not fit its grid fails the frame, not the thread.
+    h.evaluator.add_tf(_TFMessage('cam', 'velo'))
+    h.evaluator.add_cloud(_cloud(WALL, 11.0))
+    h.wait(lambda: h.totals().get(EVAL_SCANS) == 2, 'the good scan')
+    time.sleep(0.1)
+    h.evaluator.submit(h.job(11.0, np.ones((3, 3), np.float32)))
+    h.wait(lambda: h.totals().get(EVAL_FAILED) == 1, 'a failed frame')
+    h.evaluator.submit(h.job(11.0))
+    h.wait(lambda: h.evaluator.summary()[0].frames == 1, 'a scored frame after the failure')
+
+
+def test_a_waiting_frame_is_replaced_by_a_newer_one(harness):
+    h = harness()
+    # While the test holds the condition, the evaluation's thread cannot take a frame.
+    with h.evaluator._cond:
+        h.evaluator.submit(h.job(1.0))
+        h.evaluator.submit(h.job(2.0))
+    h.wait(lambda: h.totals().get(EVAL_NO_SCAN) == 1, 'the newer frame')
+    assert h.totals()[EVAL_DROPPED_BUSY] == 1
