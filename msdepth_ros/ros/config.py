@@ -118,8 +118,10 @@ _EVAL_ROTATION = ('qx', 'qy', 'qz', 'qw')
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model', '', 'Model file: a .pt checkpoint, an .onnx file or a TensorRT engine '
               '(.engine, .plan). Required.'),
-    ParamSpec('backend', 'auto', 'Inference backend; auto picks TensorRT, else ONNX Runtime, '
-              'else PyTorch.', choices=_BACKENDS),
+    ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file: a .onnx on '
+              'TensorRT where it imports and a GPU is present, else on ONNX Runtime (best '
+              'provider); a .pt on PyTorch (CUDA when present); an engine on TensorRT.',
+              choices=_BACKENDS),
     ParamSpec('preset', 'auto', "Geometry preset the model must have been trained with; 'auto' "
               'accepts the one stored in the model file.', choices=_PRESETS),
     ParamSpec('upsample', 1, 'Integer upsampling of the network output (bilinear in log '

@@ -63,10 +63,35 @@ from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
 NODE_NAME = 'depth_node'
+
+#: rclpy hands a ``MessageInfo`` (receive time, sequence numbers) to callbacks that take two
+#: arguments from Iron on (``Subscription.CallbackType``); Humble's rclpy calls every callback
+#: with the message alone.
+RCLPY_PASSES_MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
+
+
+def with_message_info(callback: Callable[[Any, dict[str, Any]], None],
+                      supported: bool | None = None) -> Callable[..., None]:
+    """
+    Return a subscription callback that calls ``callback(msg, info)`` on every rclpy.
+
+    Where rclpy passes the message info (``supported``, default: this rclpy's
+    ``RCLPY_PASSES_MESSAGE_INFO``), ``callback`` itself is returned; elsewhere a one-argument
+    callback that passes an empty ``info``, so the node takes its own receive time and counts
+    no transport gaps (they need the publisher's sequence numbers).
+    """
+    if RCLPY_PASSES_MESSAGE_INFO if supported is None else supported:
+        return callback
+
+    def message_only(msg: Any) -> None:
+        callback(msg, {})
+    return message_only
+
 
 #: Exit codes of ``main``: a parameter the node cannot run with; a model it cannot load.
 EXIT_BAD_PARAMETER = 2
@@ -206,10 +231,11 @@ class DepthNode(Node):
                                 durability=DurabilityPolicy.VOLATILE)
         if config.input_compressed:
             self._image_sub = self.create_subscription(
-                CompressedImage, cfgmod.TOPIC_IMAGE_COMPRESSED, self._on_compressed, input_qos)
+                CompressedImage, cfgmod.TOPIC_IMAGE_COMPRESSED,
+                with_message_info(self._on_compressed), input_qos)
         else:
-            self._image_sub = self.create_subscription(Image, cfgmod.TOPIC_IMAGE,
-                                                       self._on_image, input_qos)
+            self._image_sub = self.create_subscription(
+                Image, cfgmod.TOPIC_IMAGE, with_message_info(self._on_image), input_qos)
         self._info_sub = None
         if config.use_camera_info:
             self._info_sub = self.create_subscription(CameraInfo, cfgmod.TOPIC_CAMERA_INFO,

@@ -1,0 +1,92 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The depth node on an rclpy that passes no message info to callbacks (ROS 2 Humble).
+
+rclpy gained two-argument subscription callbacks (message and ``MessageInfo``) after Humble;
+Humble's executor calls every callback with the message alone. The node wraps its image
+callbacks accordingly (``depth_node.with_message_info``). Here the wrapped path runs for real:
+the node is built in this process with the message-info support switched off, and this rclpy's
+executor, which inspects each callback's signature, must call it with one argument and the node
+must publish the frame's depth. (Humble itself is not installable from PyPI.)
+"""
+
+import time
+
+from msdepth_ros.core.synthetic import road_scene
+from msdepth_ros.ros import depth_node
+from msdepth_ros.ros.depth_node import DepthNode, with_message_info
+import pytest
+from rclpy.parameter import Parameter
+from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, OUTPUTS
+from sensor_msgs.msg import CameraInfo, Image
+
+pytestmark = pytest.mark.ros
+
+
+def test_wrapper_passes_an_empty_info_only_where_rclpy_passes_none():
+    calls = []
+
+    def callback(msg, info):
+        calls.append((msg, info))
+
+    assert with_message_info(callback, supported=True) is callback
+    wrapped = with_message_info(callback, supported=False)
+    wrapped('msg')
+    assert calls == [('msg', {})]
+
+
+def test_node_publishes_depth_with_one_argument_callbacks(tmp_path, monkeypatch):
+    monkeypatch.setattr(depth_node, 'RCLPY_PASSES_MESSAGE_INFO', False)
+    model = make_checkpoint(tmp_path / 'model.pt')
+    scene = road_scene(3, 310, 94)
+    cam = scene.intrinsics
+    client = Client('humble_path_client')
+    node = None
+    try:
+        node = DepthNode(context=client.context, namespace='/humble', parameter_overrides=[
+            Parameter('model', value=str(model)), Parameter('backend', value='torch')])
+        # what this rclpy's executor reads to decide how to call the callback
+        assert node._image_sub._callback_type == node._image_sub.CallbackType.MessageOnly
+        client.executor.add_node(node)
+        for topic, msg_type in OUTPUTS.items():
+            client.watch(f'/humble/{topic}', msg_type)
+        client.advertise({'/humble/image': Image, '/humble/camera_info': CameraInfo})
+        info = camera_info_msg(cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, 310, 94,
+                               frame_id='camera_optical')
+        out = None
+        # Best effort input and one executor for both nodes: the first image may be taken
+        # before the camera info; a frame without intrinsics is skipped, so send again.
+        for _ in range(5):
+            stamp = client.next_stamp()
+            info.header.stamp.sec, info.header.stamp.nanosec = stamp
+            client.publish('/humble/camera_info', info)
+            time.sleep(0.3)
+            client.publish('/humble/image', image_msg(scene.image, stamp, 'rgb8',
+                                                      'camera_optical'))
+            try:
+                out = client.wait_outputs('/humble', stamp, timeout_s=10.0)
+                break
+            except AssertionError:
+                continue
+        assert out is not None, 'no depth image for five frames sent with one-argument callbacks'
+        assert out['depth/image'].header.frame_id == 'camera_optical'
+        assert (out['depth/image'].width, out['depth/image'].height) == (142, 27)
+    finally:
+        if node is not None:
+            client.executor.remove_node(node)
+            node.destroy_node()
+        client.close()
