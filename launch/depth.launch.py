@@ -49,15 +49,22 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
                                    'absolute'),
     'config': ('', 'parameter file (empty: config/depth.yaml of this package)'),
     'use_sim_time': ('false', 'use /clock (true when replaying a rosbag with --clock)'),
+    'evaluate_lidar': ('', 'true: score the depth against a LIDAR on /diagnostics (empty: as in '
+                           'the config file)'),
+    'lidar_points': ('lidar_points', 'LIDAR PointCloud2 topic of the online evaluation, '
+                                     'relative to the camera namespace or absolute'),
 }
 
 #: Launch arguments that set node parameters of the same name (when not empty).
-PARAMETER_ARGUMENTS = ('model', 'backend', 'preset', 'use_sim_time')
+PARAMETER_ARGUMENTS = ('model', 'backend', 'preset', 'use_sim_time', 'evaluate_lidar')
+#: Parameter arguments that are booleans ('true' or 'false'; empty: not set).
+BOOL_ARGUMENTS = ('use_sim_time', 'evaluate_lidar')
 #: Topic remappings: (the node's topic, the launch argument that names it, suffix).
 REMAPPINGS: tuple[tuple[str, str, str], ...] = (
     ('image', 'image', ''),
     ('image/compressed', 'image', '/compressed'),
     ('camera_info', 'camera_info', ''),
+    ('lidar_points', 'lidar_points', ''),
 )
 #: Launch arguments that set the node's namespace and its parameter file.
 NAMESPACE_ARGUMENT = 'camera'
@@ -80,13 +87,15 @@ def node_arguments(values: Mapping[str, str], share_dir: str) -> dict[str, Any]:
     ``namespace``, ``parameters`` (the config file, then the overrides) and ``remappings``.
 
     """
-    use_sim_time = values['use_sim_time'].strip().lower()
-    if use_sim_time not in ('true', 'false'):
-        raise ValueError(f"launch argument use_sim_time must be 'true' or 'false', got "
-                         f'{values["use_sim_time"]!r}')
     overrides: dict[str, Any] = {name: values[name] for name in PARAMETER_ARGUMENTS
-                                 if name != 'use_sim_time' and values[name]}
-    overrides['use_sim_time'] = use_sim_time == 'true'
+                                 if name not in BOOL_ARGUMENTS and values[name]}
+    for name in BOOL_ARGUMENTS:
+        flag = values[name].strip().lower()
+        if flag not in ('true', 'false') and (flag or name == 'use_sim_time'):
+            raise ValueError(f"launch argument {name} must be 'true' or 'false', got "
+                             f'{values[name]!r}')
+        if flag:
+            overrides[name] = flag == 'true'
     config = values[CONFIG_ARGUMENT] or os.path.join(share_dir, 'config', 'depth.yaml')
     remappings = [(topic, values[argument] + suffix) for topic, argument, suffix in REMAPPINGS]
     return {'namespace': values[NAMESPACE_ARGUMENT], 'parameters': [config, overrides],

@@ -38,6 +38,7 @@ PACKAGE = 'msdepth_ros'
 CAMERA_NAMESPACE = '/kitti/camera_color_left'
 IMAGE_TOPIC = 'image_raw'
 CAMERA_INFO_TOPIC = 'camera_info'
+VELODYNE_TOPIC = '/kitti/velodyne_points'
 
 #: Launch argument -> (default, description).
 ARGUMENTS: dict[str, tuple[str, str]] = {
@@ -50,6 +51,8 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     'loop': ('false', 'replay the bag again at its end (true or false)'),
     'start_delay_s': ('3.0', 'seconds between starting the node and starting the playback, '
                              'for the model to load'),
+    'evaluate': ('false', 'score the depth against /kitti/velodyne_points on /diagnostics '
+                          '(evaluate_lidar of the node, transforms from /tf_static)'),
     'rviz': ('false', 'start RViz with rviz/kitti.rviz (true or false)'),
     'use_sim_time': ('true', 'use the /clock that ros2 bag play publishes'),
 }
@@ -82,7 +85,8 @@ def depth_launch_arguments(values: Mapping[str, str], share_dir: str) -> dict[st
     args = {name: values[name] for name in DEPTH_ARGUMENTS}
     args['use_sim_time'] = str(_flag(values, 'use_sim_time')).lower()
     args.update(preset='kitti', camera=CAMERA_NAMESPACE, image=IMAGE_TOPIC,
-                camera_info=CAMERA_INFO_TOPIC,
+                camera_info=CAMERA_INFO_TOPIC, lidar_points=VELODYNE_TOPIC,
+                evaluate_lidar=str(_flag(values, 'evaluate')).lower(),
                 config=values['config'] or os.path.join(share_dir, 'config', 'kitti.yaml'))
     return args
 

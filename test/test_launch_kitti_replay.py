@@ -60,6 +60,12 @@ def test_depth_launch_gets_only_arguments_it_declares():
     assert node['namespace'] == '/kitti/camera_color_left'
     assert ('image', 'image_raw') in node['remappings']
     assert ('camera_info', 'camera_info') in node['remappings']
+    assert ('lidar_points', '/kitti/velodyne_points') in node['remappings']
+    assert node['parameters'][1]['evaluate_lidar'] is False
+    evaluated = depth.node_arguments(dict(_defaults(depth), **kitti.depth_launch_arguments(
+        dict(_defaults(kitti), model='/m/kitti.onnx', evaluate='true'), str(REPO_ROOT))),
+        str(REPO_ROOT))
+    assert evaluated['parameters'][1]['evaluate_lidar'] is True
     NodeConfig.from_parameters(node['parameters'][1], check_model_file=False)
     for path in node['parameters'][:1]:
         assert Path(path).is_file(), path
