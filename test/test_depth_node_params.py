@@ -102,6 +102,10 @@ CASES = [
      'need a unit quaternion, got [0.0, 0.0, 0.0, 0.0]'),
     ('unknown evaluation crop', _p('model:={model}', 'eval_crop:=kitti'), 2,
      "parameter 'eval_crop': 'kitti' is not one of none, eigen, garg, nyu_eigen"),
+    ('fp16 on a CPU', _p('model:={model}', 'backend:=torch', 'precision:=fp16'), 3,
+     'cannot load the model: {model}: backend torch: fp16 needs a CUDA device'),
+    ('DLA without TensorRT', _p('model:={model}', 'backend:=torch', 'dla_core:=0'), 2,
+     "parameter 'dla_core': DLA cores are used by the tensorrt backend only, not torch"),
     ('unparsable --ros-args', ['-p', 'upsample:='], 2,
      "depth_node: cannot start: failed to initialize rcl: Couldn't parse parameter override"),
 ]

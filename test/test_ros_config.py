@@ -112,11 +112,44 @@ def test_defaults_with_a_model_are_valid():
     ({'eval_transform_source': 'tf2'}, "parameter 'eval_transform_source': 'tf2' is not one of "
                                        'tf, parameters'),
     ({'eval_window': 0}, "parameter 'eval_window': 0 is outside [1, 10000]"),
+    ({'precision': 'int8'}, "parameter 'precision': 'int8' is not one of auto, fp32, fp16"),
+    ({'backend': 'onnxruntime', 'precision': 'fp16'}, "'fp16' does not apply to the "
+                                                      'onnxruntime backend'),
+    ({'backend': 'torch', 'dla_core': 0}, 'DLA cores are used by the tensorrt backend only'),
+    ({'dla_core': -2}, "parameter 'dla_core': -2 is outside [-1, 7]"),
+    ({'threads': -1}, "parameter 'threads': -1 is outside [0, 256]"),
 ])
 def test_bad_values_are_refused_with_the_parameter_named(values, message):
     with pytest.raises(ConfigError) as info:
         NodeConfig.from_parameters({'model': 'model.pt', **values}, check_model_file=False)
     assert message in str(info.value)
+
+
+def test_backend_options_are_those_the_backend_takes(tmp_path):
+    from msdepth_ros.inference.backend import load_backend
+    from msdepth_ros.inference.export import export_checkpoint
+    from ros_harness import make_checkpoint
+
+    def options(**values):
+        return NodeConfig.from_parameters({'model': 'model.pt', **values},
+                                          check_model_file=False).backend_options()
+
+    assert options(backend='onnxruntime', threads=2) == {'threads': 2, 'device_index': 0}
+    assert options(backend='torch', precision='fp32') == {'precision': 'fp32', 'threads': 0}
+    assert options(backend='tensorrt', precision='fp16', dla_core=1,
+                   engine_cache_dir='/var/cache/engines') == {
+        'precision': 'fp16', 'device_index': 0, 'workspace_mib': 1024, 'dla_core': 1,
+        'cache_dir': '/var/cache/engines'}
+    assert set(options()) == {'precision', 'threads', 'device_index', 'workspace_mib'}
+    # The real backends take them: the defaults under auto, and each backend's own.
+    checkpoint = make_checkpoint(tmp_path / 'model.pt')
+    onnx_path = tmp_path / 'model.onnx'
+    export_checkpoint(checkpoint, onnx_path)
+    for path, backend in ((checkpoint, 'auto'), (checkpoint, 'torch'), (onnx_path, 'auto'),
+                          (onnx_path, 'onnxruntime')):
+        config = NodeConfig.from_parameters({'model': str(path), 'backend': backend,
+                                             'threads': 1})
+        load_backend(config.model, config.backend, **config.backend_options()).close()
 
 
 def test_model_file_must_exist(tmp_path):

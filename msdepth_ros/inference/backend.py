@@ -194,7 +194,7 @@ def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
     want_preset = options.pop('preset', None)
     if backend == 'auto':
         backend, reason = choose_backend(path)
-        options = _options_for(backend, options)
+        options = options_for(backend, options)
     else:
         reason = f'{backend}: asked for'
         if backend not in BACKENDS_FOR_KIND[kind]:
@@ -209,7 +209,7 @@ def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
 
 
 #: Options each backend takes (``auto`` drops the others, so one config serves all).
-_BACKEND_OPTIONS = {
+BACKEND_OPTIONS = {
     'torch': {'device', 'precision', 'cuda_graphs', 'threads'},
     'onnxruntime': {'providers', 'threads', 'device_index', 'cache_dir'},
     'tensorrt': {'device_index', 'precision', 'workspace_mib', 'optimization_level',
@@ -217,15 +217,18 @@ _BACKEND_OPTIONS = {
 }
 
 
-def _options_for(backend: str, options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if k in _BACKEND_OPTIONS[backend]}
+def options_for(backend: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Return the ``options`` that ``backend`` takes (all of them for ``auto``)."""
+    if backend == 'auto':
+        return dict(options)
+    return {k: v for k, v in options.items() if k in BACKEND_OPTIONS[backend]}
 
 
 def _construct(backend: str, path: Path, options: dict[str, Any]) -> Backend:
-    unknown = set(options) - _BACKEND_OPTIONS[backend]
+    unknown = set(options) - BACKEND_OPTIONS[backend]
     if unknown:
         raise BackendError(f'backend {backend}: unknown options {sorted(unknown)}; it takes '
-                           f'{sorted(_BACKEND_OPTIONS[backend])}')
+                           f'{sorted(BACKEND_OPTIONS[backend])}')
     if backend == 'torch':
         from msdepth_ros.inference.torch_backend import TorchBackend
         return TorchBackend(path, **options)

@@ -34,7 +34,7 @@ from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
 from msdepth_ros.core.metrics import Crop, CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M
 from msdepth_ros.core.presets import Preset, PRESETS
 from msdepth_ros.core.transforms import quaternion_to_matrix, rigid_transform
-from msdepth_ros.inference.backend import BACKEND_NAMES
+from msdepth_ros.inference.backend import BACKEND_NAMES, options_for
 import numpy as np
 
 # -- topics (relative, so that a namespace gives one node per camera) -----------------------------
@@ -128,6 +128,21 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'depth); the depth image and its camera info follow.', min_value=1, max_value=8),
     ParamSpec('metric_scaling', True, 'Scale depth by f_camera / f_training so that cameras '
               'with another focal length than the training data get metric depth.'),
+    ParamSpec('precision', 'auto', "Arithmetic of the torch and tensorrt backends: 'auto' "
+              '(torch: fp32; tensorrt: that of the ONNX file, fp16 on DLA), fp32 or fp16 (GPU '
+              'only). ONNX Runtime runs the precision of its ONNX file.',
+              choices=('auto', 'fp32', 'fp16')),
+    ParamSpec('threads', 0, 'CPU threads of the torch and onnxruntime backends; 0: the '
+              "library's default.", min_value=0, max_value=256),
+    ParamSpec('device_index', 0, 'CUDA device of the GPU backends.', min_value=0,
+              max_value=64),
+    ParamSpec('dla_core', -1, 'tensorrt: run on this DLA core (Jetson), layers DLA cannot run '
+              'fall back to the GPU; -1: GPU only.', min_value=-1, max_value=7),
+    ParamSpec('workspace_mib', 1024, 'tensorrt: builder workspace limit in MiB.',
+              min_value=16, max_value=1 << 20),
+    ParamSpec('engine_cache_dir', '', "tensorrt (and ONNX Runtime's TensorRT provider): "
+              'folder of the engine cache; empty: $MSDEPTH_ENGINE_CACHE, else '
+              '~/.cache/msdepth_ros/engines.'),
     ParamSpec('min_depth_m', 0.0, "Depths below this are invalid (NaN). 0: the preset's "
               'minimum.', read_only=False, min_value=0.0, max_value=1000.0),
     ParamSpec('max_depth_m', 0.0, "Depths above this are invalid (NaN). 0: the preset's "
@@ -219,6 +234,12 @@ class NodeConfig:
     preset: str
     upsample: int
     metric_scaling: bool
+    precision: str
+    threads: int
+    device_index: int
+    dla_core: int
+    workspace_mib: int
+    engine_cache_dir: str
     min_depth_m: float
     max_depth_m: float
     use_camera_info: bool
@@ -298,6 +319,22 @@ class NodeConfig:
         """Parameter name -> value."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def backend_options(self) -> dict[str, Any]:
+        """
+        Keyword options of ``inference.load_backend`` for the ``backend`` parameter.
+
+        Only the options that backend takes (``inference.backend.options_for``); under
+        ``auto`` all of them, and the chosen backend keeps its own.
+        """
+        options: dict[str, Any] = {'precision': self.precision, 'threads': self.threads,
+                                   'device_index': self.device_index,
+                                   'workspace_mib': self.workspace_mib}
+        if self.dla_core >= 0:
+            options['dla_core'] = self.dla_core
+        if self.engine_cache_dir:
+            options['cache_dir'] = self.engine_cache_dir
+        return options_for(self.backend, options)
+
     def fallback_intrinsics(self) -> Intrinsics | None:
         """Intrinsics from the ``camera_*`` parameters, None when they are not set."""
         if self.camera_fx_px == 0.0:
@@ -338,6 +375,13 @@ class NodeConfig:
         self.depth_range_m(preset)
 
     def _check_combinations(self, check_model_file: bool) -> None:
+        if self.backend == 'onnxruntime' and self.precision != 'auto':
+            raise ConfigError(f"parameter 'precision': {self.precision!r} does not apply to the "
+                              'onnxruntime backend, which runs the precision of its ONNX file '
+                              '(msdepth-export --fp16 writes an FP16 one); leave it auto')
+        if self.backend in ('onnxruntime', 'torch') and self.dla_core >= 0:
+            raise ConfigError(f"parameter 'dla_core': DLA cores are used by the tensorrt backend "
+                              f'only, not {self.backend}; leave it -1')
         if not self.model:
             raise ConfigError("parameter 'model' is required: the path of a .pt checkpoint, an "
                               '.onnx file or a TensorRT engine')

@@ -203,7 +203,8 @@ class DepthNode(Node):
         except ConfigError as exc:
             raise StartupError(str(exc), EXIT_BAD_PARAMETER) from None
         try:
-            self._backend: Backend = load_backend(config.model, config.backend)
+            self._backend: Backend = load_backend(config.model, config.backend,
+                                                  **config.backend_options())
         except BackendError as exc:
             raise StartupError(f'cannot load the model: {exc}', EXIT_BAD_MODEL) from None
         try:
