@@ -50,6 +50,8 @@ setup(
             'msdepth-summary = msdepth_ros.tools.summary:main',
             'msdepth-replay = msdepth_ros.tools.replay:main',
             'msdepth-record = msdepth_ros.tools.record:main',
+            'msdepth-kitti2bag = msdepth_ros.tools.kitti2bag:main',
+            'msdepth-bag-infer = msdepth_ros.tools.bag_infer:main',
             'msdepth-demo = msdepth_ros.tools.demo:main',
             'msdepth-export = msdepth_ros.tools.export:main',
             'msdepth-train = msdepth_ros.tools.train:main',

@@ -37,7 +37,9 @@ KITTI development kit. ``KittiCalibration`` reads the raw layout (``calib_cam_to
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
+from datetime import date
 import math
 import os
 from pathlib import Path
@@ -46,6 +48,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from msdepth_ros.core.affine import PixelMap
 from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.transforms import invert
 from msdepth_ros.data.base import (DatasetError, depth_from_uint16, depth_to_uint16, DepthDataset,
                                    DepthSample, read_image_rgb, read_png_unchanged,
                                    write_atomically, write_png, write_text)
@@ -749,3 +752,108 @@ def parse_timestamp_line(line: str) -> float:
         return int(h) * 3600 + int(m) * 60 + float(s)
     except ValueError:
         raise DatasetError(f'not a KITTI timestamp: {line!r}') from None
+
+
+def timestamp_ns(line: str, utc_offset_s: float = 0.0) -> int:
+    """
+    Unix time in nanoseconds of a ``timestamps.txt`` line.
+
+    The line's date and clock are read as a clock that runs ``utc_offset_s`` seconds ahead of
+    UTC (KITTI's files give the local time of Karlsruhe: ``7200.0``, CEST, on every recording
+    day of 2011; ``0.0`` reads them as UTC). Exact to the nanosecond for the files' nine
+    decimals.
+    """
+    seconds = parse_timestamp_line(line)
+    try:
+        day = date.fromisoformat(line.split()[0])
+    except ValueError:
+        raise DatasetError(f'not a KITTI timestamp: {line!r}') from None
+    whole = math.floor(seconds)
+    midnight_s = calendar.timegm(day.timetuple())
+    return ((midnight_s + whole) * 10**9 + round((seconds - whole) * 1e9)
+            - round(utc_offset_s * 1e9))
+
+
+def read_timestamps_ns(path: str | os.PathLike, utc_offset_s: float = 0.0) -> np.ndarray:
+    """Read a ``timestamps.txt`` as int64 Unix nanoseconds (``timestamp_ns`` of each line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f'{path}: no such timestamps file')
+    stamps = []
+    for lineno, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            stamps.append(timestamp_ns(line, utc_offset_s))
+        except DatasetError as exc:
+            raise DatasetError(f'{path}:{lineno}: {exc}') from None
+    return np.array(stamps, dtype=np.int64)
+
+
+# -- OXTS (GPS/IMU) -----------------------------------------------------------------------------
+
+#: Values of one OXTS packet (``oxts/data/*.txt``): lat, lon, alt, roll, pitch, yaw, ...
+OXTS_VALUES = 30
+
+#: Earth radius of the development kit's Mercator projection (``latlonToMercator``), metres.
+OXTS_EARTH_RADIUS_M = 6378137.0
+
+
+def read_oxts_packet(path: str | os.PathLike) -> np.ndarray:
+    """
+    Read one OXTS packet: the 30 values of ``oxts/dataformat.txt`` as float64.
+
+    The first six are latitude and longitude (degrees), altitude (metres), roll, pitch and
+    yaw (radians).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f'{path}: no such OXTS file')
+    try:
+        values = np.array([float(v) for v in path.read_text(encoding='utf-8').split()])
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f'{path}: not an OXTS packet: {exc}') from None
+    if values.size != OXTS_VALUES:
+        raise DatasetError(f'{path}: an OXTS packet has {OXTS_VALUES} values, got {values.size}')
+    if not np.all(np.isfinite(values[:6])):
+        raise DatasetError(f'{path}: OXTS position or orientation is not finite')
+    return values
+
+
+def oxts_poses(packets: np.ndarray) -> np.ndarray:
+    """
+    Poses of the IMU frame from OXTS packets, as the development kit computes them.
+
+    ``convertOxtsToPose``: a Mercator projection whose scale is the cosine of the first
+    packet's latitude gives x (east) and y (north), the altitude gives z; the rotation is
+    ``Rz(yaw) Ry(pitch) Rx(roll)``; every pose is then expressed relative to the first.
+
+    Parameters
+    ----------
+    packets:
+        ``N x 30`` (or ``N x 6`` and more) OXTS values, in time order.
+
+    Returns
+    -------
+    ``N x 4 x 4`` float64 ``T_origin_imu``: maps points of the IMU frame at packet ``i`` into
+    the IMU frame at the first packet (the identity for ``i = 0``).
+
+    """
+    packets = np.atleast_2d(np.asarray(packets, dtype=np.float64))
+    if packets.shape[1] < 6 or packets.shape[0] == 0:
+        raise ValueError(f'OXTS packets must be N x 6 or more, got {packets.shape}')
+    lat, lon, alt = np.radians(packets[:, 0]), np.radians(packets[:, 1]), packets[:, 2]
+    scale = math.cos(lat[0])
+    poses = np.zeros((len(packets), 4, 4))
+    poses[:, 0, 3] = scale * OXTS_EARTH_RADIUS_M * lon
+    poses[:, 1, 3] = scale * OXTS_EARTH_RADIUS_M * np.log(np.tan(0.25 * np.pi + 0.5 * lat))
+    poses[:, 2, 3] = alt
+    poses[:, 3, 3] = 1.0
+    for i, (roll, pitch, yaw) in enumerate(packets[:, 3:6]):
+        cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch),
+                                  math.sin(pitch), math.cos(yaw), math.sin(yaw))
+        rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
+        ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
+        rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+        poses[i, :3, :3] = rz @ ry @ rx
+    return invert(poses[0]) @ poses

@@ -34,6 +34,7 @@ import sys
 import time
 from typing import Any, Sequence
 
+from msdepth_ros.tools.bags import bag_qos
 from msdepth_ros.tools.replay import message_class, ReplayError
 
 #: Messages kept per topic while the writer is busy (reliable readers: none lost below this).
@@ -42,18 +43,6 @@ QUEUE_DEPTH = 100
 
 class RecordError(RuntimeError):
     """A recording that cannot be made (bad output path, type not installed)."""
-
-
-def _bag_qos(transient_local: bool, reliable: bool) -> Any:
-    from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
-                                    QosTime)
-    zero = QosTime(0, 0)
-    return Qos(history=QosHistory.KEEP_LAST, depth=QUEUE_DEPTH,
-               reliability=QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
-               durability=(QosDurability.TRANSIENT_LOCAL if transient_local
-                           else QosDurability.VOLATILE),
-               deadline=zero, lifespan=zero, liveliness=QosLiveliness.AUTOMATIC,
-               liveliness_lease_duration=zero, avoid_ros_namespace_conventions=False)
 
 
 class Recorder:
@@ -98,7 +87,7 @@ class Recorder:
                             else DurabilityPolicy.VOLATILE))
             self.connections[topic] = self.writer.add_connection(
                 topic, msgtype, typestore=self.typestore,
-                offered_qos_profiles=[_bag_qos(transient, reliable)])
+                offered_qos_profiles=[bag_qos(reliable, transient, QUEUE_DEPTH)])
             self.subscriptions[topic] = self.node.create_subscription(
                 cls, topic, lambda data, topic=topic: self._write(topic, data), qos, raw=True)
             new.append(topic)

@@ -1,0 +1,337 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``msdepth-kitti2bag``: a KITTI raw drive (synced and rectified) as a rosbag2, without ROS.
+
+Reads ``DATE/DATE_drive_NNNN_sync`` with the calibration files of ``DATE/`` and writes:
+
+- ``/kitti/camera_color_left/image_raw`` (rgb8) and ``.../camera_info`` for camera 2, and on
+  request ``/kitti/camera_color_right`` (3), ``/kitti/camera_gray_left`` (0) and
+  ``/kitti/camera_gray_right`` (1, mono8). The images are rectified: the camera info has
+  K = P_rect[:3, :3], R = identity, P = P_rect (with the calibration's stereo terms in its
+  fourth column), zero ``plumb_bob`` distortion. Frame id: the camera's optical frame
+  (``camera_color_left_optical_frame`` ...).
+- ``/kitti/velodyne_points`` (PointCloud2: x, y, z, intensity float32, unorganized, frame
+  ``velodyne``).
+- ``/tf_static`` (offered transient-local: latched on replay): ``base_link`` (the OXTS/IMU
+  frame, the devkit's body frame) -> ``velodyne`` -> each rectified camera's optical frame.
+  Without ``calib_imu_to_velo.txt`` the tree is rooted at ``velodyne``.
+- ``/tf`` (``odom`` -> ``base_link``) from the OXTS packets, when the drive has them: the
+  devkit's poses (``convertOxtsToPose``), the first pose as ``odom``.
+
+Stamps: each message's header stamp and its bag time are the sensor's line of its
+``timestamps.txt``, except that a camera info's bag time leads its image's by 1 ms (same header
+stamp) so that a replay delivers the intrinsics before the image they describe. The files give
+the local time of Karlsruhe (CEST, UTC+2 on every recording day), so the stamps are that
+instant in Unix time; ``--utc-offset-h 0`` reads the files' clock as UTC instead. The bag is
+written under ``OUT_BAG.partial/`` and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+from msdepth_ros.core.intrinsics import IntrinsicsError
+from msdepth_ros.core.transforms import invert
+from msdepth_ros.data.base import DatasetError, read_image_rgb, read_png_unchanged
+from msdepth_ros.data.kitti import (KittiCalibration, oxts_poses, read_oxts_packet,
+                                    read_timestamps_ns, read_velodyne_points)
+from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, camera_info_message, header,
+                                    image_message, pointcloud_message, run_reporting_errors,
+                                    STORAGES, tf_message)
+import numpy as np
+
+PROG = 'msdepth-kitti2bag'
+
+#: KITTI camera index -> (name, image encoding): ``image_0C`` of the drive.
+CAMERAS = {0: ('camera_gray_left', 'mono8'), 1: ('camera_gray_right', 'mono8'),
+           2: ('camera_color_left', 'rgb8'), 3: ('camera_color_right', 'rgb8')}
+NAMESPACE = '/kitti'
+VELODYNE_TOPIC = f'{NAMESPACE}/velodyne_points'
+TF_STATIC_TOPIC = '/tf_static'
+TF_TOPIC = '/tf'
+BASE_FRAME = 'base_link'
+VELODYNE_FRAME = 'velodyne'
+ODOM_FRAME = 'odom'
+#: Hours that KITTI's ``timestamps.txt`` clock runs ahead of UTC (CEST in Karlsruhe, 2011).
+KITTI_UTC_OFFSET_H = 2.0
+#: Bag time by which a camera info precedes its image: a node that subscribes to both (image
+#: first, as the depth node does) then has the intrinsics when the first image arrives.
+CAMERA_INFO_LEAD_NS = 1_000_000
+
+
+def camera_namespace(camera: int) -> str:
+    """``/kitti/camera_color_left`` and the like: the camera's topics live under it."""
+    return f'{NAMESPACE}/{CAMERAS[camera][0]}'
+
+
+def image_topic(camera: int) -> str:
+    """Image topic of a KITTI camera."""
+    return f'{camera_namespace(camera)}/image_raw'
+
+
+def camera_info_topic(camera: int) -> str:
+    """Camera info topic of a KITTI camera."""
+    return f'{camera_namespace(camera)}/camera_info'
+
+
+def optical_frame(camera: int) -> str:
+    """Frame id of a rectified camera's optical frame (x right, y down, z forward)."""
+    return f'{CAMERAS[camera][0]}_optical_frame'
+
+
+# -- the drive's files ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SensorFiles:
+    """One sensor's data files in time order and their stamps (Unix nanoseconds)."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    stamps_ns: np.ndarray
+
+
+@dataclass(frozen=True)
+class KittiDrive:
+    """What a drive folder holds, checked: calibration, cameras, Velodyne, OXTS poses."""
+
+    drive_dir: Path
+    calibration: KittiCalibration
+    cameras: dict[int, SensorFiles]
+    velodyne: SensorFiles | None
+    oxts: SensorFiles | None
+    oxts_poses: np.ndarray | None
+    notes: tuple[str, ...]
+
+
+def _sensor_files(folder: Path, pattern: str, utc_offset_s: float, what: str) -> SensorFiles:
+    data = folder / 'data'
+    if not data.is_dir():
+        raise DatasetError(f'{data}: no such folder ({what})')
+    files = tuple(sorted(data.glob(pattern)))
+    if not files:
+        raise DatasetError(f'{data}: no {pattern} files ({what})')
+    stamps_path = folder / 'timestamps.txt'
+    stamps = read_timestamps_ns(stamps_path, utc_offset_s)
+    if len(stamps) != len(files):
+        raise DatasetError(f'{stamps_path}: {len(stamps)} timestamps for {len(files)} '
+                           f'{pattern} files in {data}')
+    return SensorFiles(folder=folder, files=files, stamps_ns=stamps)
+
+
+def read_drive(drive_dir: Path, cameras: Sequence[int], velodyne: bool = True,
+               utc_offset_s: float = KITTI_UTC_OFFSET_H * 3600.0) -> KittiDrive:
+    """
+    Find and check a drive's files (nothing large is read yet; OXTS packets are).
+
+    Raises ``DatasetError`` naming the file and the cause: missing calibration, folders,
+    timestamps that do not match the frames, unreadable OXTS packets.
+    """
+    if not drive_dir.is_dir():
+        raise DatasetError(f'{drive_dir}: no such drive folder')
+    date_dir = drive_dir.resolve().parent
+    calibration = KittiCalibration.from_raw_dir(date_dir)
+    for camera in cameras:
+        try:
+            calibration.intrinsics(camera)
+        except IntrinsicsError as exc:
+            raise DatasetError(f'{date_dir / "calib_cam_to_cam.txt"}: P_rect_0{camera}: '
+                               f'{exc}') from None
+    notes = []
+    found = {camera: _sensor_files(drive_dir / f'image_0{camera}', '*.png', utc_offset_s,
+                                   f'camera {camera}') for camera in cameras}
+    scans = None
+    if velodyne and (drive_dir / 'velodyne_points').is_dir():
+        scans = _sensor_files(drive_dir / 'velodyne_points', '*.bin', utc_offset_s,
+                              'Velodyne scans')
+    elif velodyne:
+        notes.append(f'{drive_dir / "velodyne_points"}: no such folder; the bag has no '
+                     f'{VELODYNE_TOPIC}')
+    oxts, poses = None, None
+    if calibration.T_velo_imu is None:
+        notes.append(f'{date_dir / "calib_imu_to_velo.txt"}: missing; the transform tree is '
+                     f'rooted at {VELODYNE_FRAME} (no {BASE_FRAME}) and has no {TF_TOPIC} '
+                     'from OXTS')
+    elif (drive_dir / 'oxts').is_dir():
+        oxts = _sensor_files(drive_dir / 'oxts', '*.txt', utc_offset_s, 'OXTS packets')
+        poses = oxts_poses(np.stack([read_oxts_packet(path) for path in oxts.files]))
+    return KittiDrive(drive_dir=drive_dir, calibration=calibration, cameras=found,
+                      velodyne=scans, oxts=oxts, oxts_poses=poses, notes=tuple(notes))
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+def static_transforms(calibration: KittiCalibration) -> list[tuple[str, str, np.ndarray]]:
+    """
+    ``(parent, child, T_parent_child)`` of the rig from the calibration files.
+
+    ``base_link`` (IMU) -> ``velodyne`` (``T_velo_imu`` inverted; left out without the IMU
+    calibration) -> every rectified camera's optical frame (``T_cam_velo`` inverted).
+    """
+    transforms = []
+    if calibration.T_velo_imu is not None:
+        transforms.append((BASE_FRAME, VELODYNE_FRAME, invert(calibration.T_velo_imu)))
+    for camera in sorted(CAMERAS):
+        transforms.append((VELODYNE_FRAME, optical_frame(camera),
+                           invert(calibration.T_cam_velo(camera))))
+    return transforms
+
+
+def kitti_camera_info(calibration: KittiCalibration, camera: int, stamp_ns: int) -> Any:
+    """Camera info of a rectified KITTI camera: K = P_rect[:3, :3], R = I, P = P_rect."""
+    intrinsics = calibration.intrinsics(camera)
+    return camera_info_message(header(stamp_ns, optical_frame(camera)), intrinsics.width,
+                               intrinsics.height, intrinsics.k_matrix(),
+                               calibration.p_rect[camera])
+
+
+def read_camera_image(path: Path, camera: int, calibration: KittiCalibration) -> np.ndarray:
+    """
+    Read a camera's PNG and check its size against the calibration.
+
+    Returns ``H x W x 3`` uint8 RGB (colour cameras 2, 3) or ``H x W`` uint8 (grey 0, 1).
+    """
+    if CAMERAS[camera][1] == 'rgb8':
+        pixels = read_image_rgb(path)
+    else:
+        pixels = read_png_unchanged(path)
+        if pixels.dtype != np.uint8 or pixels.ndim != 2:
+            raise DatasetError(f'{path}: a grey camera image is single-channel 8-bit, got '
+                               f'{pixels.dtype} with shape {pixels.shape}')
+    height, width = pixels.shape[:2]
+    expected = calibration.image_sizes[camera]
+    if (width, height) != expected:
+        raise DatasetError(f'{path}: image is {width}x{height}, the calibration '
+                           f'(S_rect_0{camera}) says {expected[0]}x{expected[1]}')
+    return pixels
+
+
+def velodyne_message(path: Path, stamp_ns: int) -> Any:
+    """Velodyne scan of a ``.bin`` as an unorganized x, y, z, intensity cloud."""
+    return pointcloud_message(header(stamp_ns, VELODYNE_FRAME), read_velodyne_points(path),
+                              ('x', 'y', 'z', 'intensity'), point_step=16)
+
+
+# -- conversion -----------------------------------------------------------------------------------
+
+def _events(drive: KittiDrive) -> list[tuple[int, int, str, int, int]]:
+    """``(stamp, order, kind, sensor, index)`` of every message group, in writing order."""
+    events = []
+    for camera, files in drive.cameras.items():
+        events += [(int(t), 1, 'camera', camera, i) for i, t in enumerate(files.stamps_ns)]
+    if drive.velodyne is not None:
+        events += [(int(t), 2, 'velodyne', 0, i) for i, t in enumerate(drive.velodyne.stamps_ns)]
+    if drive.oxts is not None:
+        events += [(int(t), 0, 'tf', 0, i) for i, t in enumerate(drive.oxts.stamps_ns)]
+    return sorted(events)
+
+
+def convert(drive: KittiDrive, out: BagOutput,
+            progress: Callable[[Iterable[Any]], Iterable[Any]] = iter) -> dict[str, int]:
+    """
+    Write every message of ``drive`` into the open ``out`` in time order.
+
+    ``/tf_static`` comes first, stamped with the drive's first stamp; a camera's info comes
+    ``CAMERA_INFO_LEAD_NS`` of bag time before its image. ``progress`` wraps the message
+    groups (``tqdm``). Returns the number of messages per topic.
+    """
+    events = _events(drive)
+    if not events:
+        raise DatasetError(f'{drive.drive_dir}: nothing to convert')
+    reliable = bag_qos()
+    connections: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+
+    def write(topic: str, msgtype: str, stamp: int, msg: Any, qos: Any = reliable) -> None:
+        if topic not in connections:
+            connections[topic] = out.add_connection(topic, msgtype, qos)
+            counts[topic] = 0
+        out.write(connections[topic], stamp, msg)
+        counts[topic] += 1
+
+    calibration = drive.calibration
+    first = events[0][0]
+    write(TF_STATIC_TOPIC, 'tf2_msgs/msg/TFMessage', first - CAMERA_INFO_LEAD_NS,
+          tf_message(first, static_transforms(calibration)),
+          bag_qos(transient_local=True, depth=1))
+    for stamp, _, kind, sensor, index in progress(events):
+        if kind == 'camera':
+            pixels = read_camera_image(drive.cameras[sensor].files[index], sensor, calibration)
+            write(camera_info_topic(sensor), 'sensor_msgs/msg/CameraInfo',
+                  stamp - CAMERA_INFO_LEAD_NS, kitti_camera_info(calibration, sensor, stamp))
+            write(image_topic(sensor), 'sensor_msgs/msg/Image', stamp,
+                  image_message(pixels, CAMERAS[sensor][1],
+                                header(stamp, optical_frame(sensor))))
+        elif kind == 'velodyne':
+            write(VELODYNE_TOPIC, 'sensor_msgs/msg/PointCloud2', stamp,
+                  velodyne_message(drive.velodyne.files[index], stamp))
+        else:
+            write(TF_TOPIC, 'tf2_msgs/msg/TFMessage', stamp,
+                  tf_message(stamp, [(ODOM_FRAME, BASE_FRAME, drive.oxts_poses[index])]),
+                  bag_qos(depth=100))
+    return counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Convert a drive; exit 0 with the bag written, 1 on a file error, 2 on bad usage."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__.strip().split('\n\n')[0].replace('``', ''),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('drive', type=Path, metavar='DRIVE_DIR',
+                        help='drive folder .../DATE/DATE_drive_NNNN_sync (calibration files '
+                        'in DATE/)')
+    parser.add_argument('bag', type=Path, metavar='OUT_BAG', help='rosbag2 folder to write')
+    parser.add_argument('--cameras', type=int, nargs='+', choices=sorted(CAMERAS), default=[2],
+                        help='KITTI cameras to write: 2 colour left, 3 colour right, 0 grey '
+                        'left, 1 grey right')
+    parser.add_argument('--storage', choices=STORAGES, default='mcap', help='storage format')
+    parser.add_argument('--no-velodyne', action='store_true',
+                        help='leave the Velodyne scans out')
+    parser.add_argument('--utc-offset-h', type=float, default=KITTI_UTC_OFFSET_H,
+                        help='hours the timestamps.txt clock runs ahead of UTC (KITTI: '
+                        "Karlsruhe's CEST); 0 reads it as UTC")
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing OUT_BAG')
+    parser.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
+    args = parser.parse_args(argv)
+    if not -14.0 <= args.utc_offset_h <= 14.0:
+        parser.error('--utc-offset-h must be within -14 and 14 hours')
+    cameras = list(dict.fromkeys(args.cameras))
+    return run_reporting_errors(PROG, lambda: _run(args, cameras), (DatasetError, BagError),
+                                args.bag)
+
+
+def _run(args: argparse.Namespace, cameras: list[int]) -> int:
+    from tqdm import tqdm
+
+    out = BagOutput(args.bag, args.storage, args.overwrite)
+    out.check()
+    drive = read_drive(args.drive, cameras, velodyne=not args.no_velodyne,
+                       utc_offset_s=args.utc_offset_h * 3600.0)
+    for note in drive.notes:
+        print(f'{PROG}: note: {note}', file=sys.stderr)
+    with out:
+        counts = convert(drive, out, lambda events: tqdm(
+            events, unit='msg', desc='kitti2bag', disable=args.quiet, dynamic_ncols=True))
+    summary = ', '.join(f'{topic} {n}' for topic, n in counts.items())
+    print(f'{PROG}: wrote {args.bag}: {summary}', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
