@@ -137,6 +137,19 @@ class _Frame:
     received_ns: int
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """An image that arrived before any camera info, waiting for the one of its stamp."""
+
+    image_rgb: np.ndarray
+    header: Header
+    received_ns: int
+
+
+def _stamp_key(header: Header) -> tuple[int, int]:
+    return int(header.stamp.sec), int(header.stamp.nanosec)
+
+
 class _LatestFrame:
     """One-frame slot between the executor thread and the worker: newest frame wins."""
 
@@ -219,6 +232,7 @@ class DepthNode(Node):
         self._log_bad = ThrottledLog(self.get_logger().warning, config.log_throttle_s)
         self._camera: Intrinsics | None = None
         self._fallback_noted = False
+        self._awaiting_info: _Waiting | None = None
         self._slot = _LatestFrame()
         self._stopping = False
         self._evaluator: LidarEvaluator | None = None
@@ -363,12 +377,20 @@ class DepthNode(Node):
             self._reject(exc.kind, f'skipped image stamped {stamp_seconds(msg.header):.6f}: {exc}')
             return
         except _Rejected as exc:
+            if exc.kind == KIND_NO_CAMERA_INFO:
+                # Camera drivers publish an image and its camera info with the same stamp, in
+                # either order: the newest such image waits for the camera info of its stamp
+                # (it is counted and logged now, as every image without intrinsics is).
+                self._awaiting_info = _Waiting(image_rgb, msg.header, received_ns)
             self._reject(exc.kind, f'skipped image stamped {stamp_seconds(msg.header):.6f}: {exc}')
             return
         except Exception as exc:  # noqa: B902 - a message must never stop the node
             self._reject('internal', f'skipped an image: unexpected {type(exc).__name__}: {exc}')
             return
-        if self._slot.put(_Frame(image_rgb, intrinsics, msg.header, received_ns)):
+        self._queue(_Frame(image_rgb, intrinsics, msg.header, received_ns))
+
+    def _queue(self, frame: _Frame) -> None:
+        if self._slot.put(frame):
             self._stats.add(DROPPED_BUSY)
 
     def _intrinsics_for(self, width: int, height: int) -> Intrinsics:
@@ -403,6 +425,17 @@ class DepthNode(Node):
                                      f'{exc}')
             return
         self._camera = camera
+        waiting, self._awaiting_info = self._awaiting_info, None
+        if waiting is not None and _stamp_key(waiting.header) == _stamp_key(msg.header):
+            height, width = waiting.image_rgb.shape[:2]
+            try:
+                intrinsics = self._intrinsics_for(width, height)
+            except _Rejected as exc:
+                self._reject(exc.kind, f'skipped image stamped '
+                                       f'{stamp_seconds(waiting.header):.6f}: {exc}')
+                return
+            self._queue(_Frame(waiting.image_rgb, intrinsics, waiting.header,
+                               waiting.received_ns))
 
     def _reject(self, kind: str, message: str) -> None:
         self._stats.add_bad(kind)
