@@ -50,7 +50,7 @@ def test_image_rgb_reads_every_colour_encoding_with_row_padding(encoding):
     msg.step += 3
     np.testing.assert_array_equal(image_rgb(msg), expected)
     msg.data = msg.data[:-1]
-    with pytest.raises(ValueError, match='cannot hold'):
+    with pytest.raises(ValueError, match='image data is truncated'):
         image_rgb(msg)
 
 
@@ -134,3 +134,24 @@ def test_bag_output_is_atomic(tmp_path):
     with pytest.raises(BagError, match='no such bag'):
         open_reader(tmp_path / 'nothing')
     assert message_type('tf2_msgs/msg/TFMessage').__msgtype__ == 'tf2_msgs/msg/TFMessage'
+
+
+def test_camera_info_with_roi_and_binning_reads_as_in_the_node():
+    from msdepth_ros.msgs.images import camera_info_to_intrinsics
+    from msdepth_ros.tools.bags import camera_info_message
+    from sensor_msgs.msg import CameraInfo as RclpyCameraInfo
+    k = np.array([[700.0, 0, 620.5], [0, 701.0, 180.25], [0, 0, 1]])
+    p = np.hstack([k, np.zeros((3, 1))])
+    bag_msg = camera_info_message(header(0, 'cam'), 1242, 375, k, p)
+    bag_msg.binning_x, bag_msg.binning_y = 2, 2
+    bag_msg.roi.x_offset, bag_msg.roi.y_offset = 10, 20
+    bag_msg.roi.width, bag_msg.roi.height = 1200, 340
+    node_msg = RclpyCameraInfo(width=1242, height=375, k=k.reshape(-1), p=p.reshape(-1),
+                               binning_x=2, binning_y=2)
+    node_msg.roi.x_offset, node_msg.roi.y_offset = 10, 20
+    node_msg.roi.width, node_msg.roi.height = 1200, 340
+    from_bag = camera_info_to_intrinsics(bag_msg)
+    assert from_bag == camera_info_to_intrinsics(node_msg)
+    assert from_bag.size == (600, 170)
+    assert from_bag.fx_px == 350.0
+    assert from_bag.cx_px == pytest.approx((620.5 - 10 + 0.5) / 2 - 0.5)

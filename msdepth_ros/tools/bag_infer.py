@@ -44,13 +44,14 @@ import sys
 from typing import Any, Sequence
 
 from msdepth_ros.core.camera import backproject, depth_image_from_points, pixel_rays
-from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
+from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import average_metrics, METRIC_LABELS, METRIC_NAMES
 from msdepth_ros.core.transforms import apply, TransformError, TransformTree
 from msdepth_ros.data.base import DepthDataset, DepthSample, write_atomically
 from msdepth_ros.evaluation.evaluate import (depth_image_prediction, EvalProtocol, EvalReport,
                                              evaluate, PredictedDepth)
 from msdepth_ros.evaluation.report import format_report, report_dict
+from msdepth_ros.msgs.images import camera_info_to_intrinsics
 from msdepth_ros.msgs.readers import MessageError, pointcloud2_fields, tree_from_tf_messages
 from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, camera_info_message, header,
                                     image_message, image_rgb, open_reader, pointcloud_message,
@@ -506,15 +507,8 @@ class _Run:
 
 
 def _camera(info: Any) -> Intrinsics:
-    """Intrinsics of a camera info without binning or region of interest."""
-    roi = info.roi
-    if max(int(info.binning_x), 1) != 1 or max(int(info.binning_y), 1) != 1 or any(
-            int(v) for v in (roi.x_offset, roi.y_offset, roi.width, roi.height)):
-        raise ValueError('camera info with binning or a region of interest is not supported')
-    try:
-        return Intrinsics.from_camera_info(info.k, info.p, int(info.width), int(info.height))
-    except IntrinsicsError as exc:
-        raise ValueError(f'camera info: {exc}') from None
+    """Intrinsics of the images of a camera info (ROI and binning as the node reads them)."""
+    return camera_info_to_intrinsics(info)
 
 
 # -- reporting -----------------------------------------------------------------------------------

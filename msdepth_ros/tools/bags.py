@@ -34,6 +34,7 @@ import sys
 from types import TracebackType
 from typing import Any, Callable, Sequence
 
+from msdepth_ros.msgs.images import ENCODINGS, image_to_rgb
 import numpy as np
 
 #: Storage plugins by command-line name.
@@ -98,12 +99,9 @@ def stamp_ns(msg_header: Any) -> int:
     return int(msg_header.stamp.sec) * 10**9 + int(msg_header.stamp.nanosec)
 
 
-#: Encodings ``image_message`` writes and ``image_rgb`` reads: element type, channels.
-_ENCODINGS = {'rgb8': ('u1', 3), 'bgr8': ('u1', 3), 'rgba8': ('u1', 4), 'bgra8': ('u1', 4),
-              'mono8': ('u1', 1), '32FC1': ('<f4', 1)}
-#: Channel order of each colour encoding's RGB (mono8 repeats its one channel).
-_RGB_CHANNELS = {'rgb8': [0, 1, 2], 'bgr8': [2, 1, 0], 'rgba8': [0, 1, 2], 'bgra8': [2, 1, 0],
-                 'mono8': [0, 0, 0]}
+#: Encodings ``image_message`` writes (little-endian): element type, channels.
+_ENCODINGS = {name: ('<' + ENCODINGS[name].dtype, ENCODINGS[name].channels)
+              for name in ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', '32FC1')}
 
 
 def image_message(pixels: np.ndarray, encoding: str, msg_header: Any) -> Any:
@@ -139,23 +137,13 @@ def image_message(pixels: np.ndarray, encoding: str, msg_header: Any) -> Any:
 
 def image_rgb(msg: Any) -> np.ndarray:
     """
-    ``H x W x 3`` uint8 RGB of a colour or grey ``sensor_msgs/Image`` (any field-compatible).
+    ``H x W x 3`` uint8 RGB (contiguous) of a colour or grey ``sensor_msgs/Image``.
 
-    Reads ``rgb8``, ``bgr8``, ``rgba8``, ``bgra8`` and ``mono8`` with row padding; raises
-    ``ValueError`` naming what is wrong for other encodings or inconsistent sizes.
+    The node's reader (``msgs.images.image_to_rgb``: ``rgb8``, ``bgr8``, ``rgba8``, ``bgra8``,
+    ``mono8``, row padding, every field checked); ``ConversionError`` (a ``ValueError``)
+    names what is wrong.
     """
-    if msg.encoding not in _RGB_CHANNELS:
-        raise ValueError(f'image encoding {msg.encoding!r} is not a colour image the network '
-                         f'takes ({", ".join(_RGB_CHANNELS)})')
-    channels = _ENCODINGS[msg.encoding][1]
-    width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data,
-                         dtype=np.uint8)
-    if width == 0 or height == 0 or step < width * channels or data.size != step * height:
-        raise ValueError(f'{msg.encoding} image of {width}x{height} with step {step} cannot '
-                         f'hold {data.size} bytes')
-    rows = data.reshape(height, step)[:, :width * channels].reshape(height, width, channels)
-    return np.ascontiguousarray(rows[..., _RGB_CHANNELS[msg.encoding]])
+    return np.ascontiguousarray(image_to_rgb(msg))
 
 
 def camera_info_message(msg_header: Any, width: int, height: int, k: np.ndarray,
