@@ -1,0 +1,60 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The committed demo model, ``models/demo_kitti_synthetic.pt``, against its card.
+
+What it is (``models/README.md``), and that it does what the card says: clearly better than the
+mean-depth baseline on streets it never saw.
+"""
+
+from pathlib import Path
+
+from msdepth_ros.data.synthetic import SyntheticRoadDataset
+from msdepth_ros.evaluation.evaluate import ConstantSource, EvalProtocol, evaluate
+from msdepth_ros.model.checkpoint import load_checkpoint
+from msdepth_ros.tools.demo import PACKAGE_ROOT
+from msdepth_ros.tools.evaluate import ModelSource
+import numpy as np
+
+MODEL = Path(__file__).resolve().parents[1] / 'models' / 'demo_kitti_synthetic.pt'
+
+
+def test_demo_model_is_the_one_the_card_describes():
+    assert MODEL.stat().st_size < 25 * 1024 * 1024
+    checkpoint = load_checkpoint(MODEL)
+    assert checkpoint.config.preset.name == 'kitti'
+    assert checkpoint.config.coarse_fc_width == 96
+    assert checkpoint.metadata['stages_done'] == ['coarse', 'fine']
+    assert checkpoint.metadata['train_config']['data']['train']['seed'] == 1
+    counts = [sum(p.numel() for p in part.parameters())
+              for part in (checkpoint.model.coarse, checkpoint.model.fine)]
+    assert counts == [5_790_362, 119_437]
+    # The demo runs this file by default.
+    assert (PACKAGE_ROOT / 'models' / 'demo_kitti_synthetic.pt') == MODEL
+
+
+def test_demo_model_beats_the_mean_baseline_on_unseen_streets():
+    # 8 of the card's 64 held-out streets (seed 5000: neither training nor validation data).
+    dataset = SyntheticRoadDataset(8, seed=5000)
+    protocol = EvalProtocol.for_preset('kitti')
+    model = evaluate(ModelSource(str(MODEL), backend='torch'), dataset, protocol).metrics
+    truths = np.concatenate([dataset[i].depth_m[np.isfinite(dataset[i].depth_m)]
+                             for i in range(len(dataset))])
+    mean = evaluate(ConstantSource(float(truths[truths < protocol.max_depth_m].mean())),
+                    dataset, protocol).metrics
+    assert model['delta1'] > mean['delta1'] + 0.3, (model, mean)
+    assert model['abs_rel'] < 0.5 * mean['abs_rel'], (model, mean)
+    assert model['rmse'] < mean['rmse'] and model['si_log'] < mean['si_log']
