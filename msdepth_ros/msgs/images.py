@@ -350,10 +350,14 @@ def organized_cloud(points: np.ndarray, rgb: np.ndarray | None = None
     if rgb is not None and np.shape(rgb) != (height, width, 3):
         raise ValueError(f'colours must be {height} x {width} x 3, got {np.shape(rgb)}')
     point_step = POINT_STEP_XYZ if rgb is None else POINT_STEP_XYZRGB
-    cloud = np.zeros((height, width, point_step // 4), dtype=np.float32)
-    cloud[..., :3] = points
+    cloud = np.empty((height, width, point_step // 4), dtype=np.float32)
+    # Column by column (a strided copy of all three at once is slower), padding zeroed.
+    for i in range(3):
+        cloud[..., i] = points[..., i]
+    cloud[..., 3] = 0.0
     fields = list(XYZ_FIELDS)
     if rgb is not None:
         cloud.view(np.uint32)[..., RGB_OFFSET // 4] = pack_rgb(rgb)
+        cloud[..., RGB_OFFSET // 4 + 1:] = 0.0
         fields.append(('rgb', RGB_OFFSET))
     return cloud, fields, point_step
