@@ -18,12 +18,13 @@ The first image of a stream, when it arrives before any camera info, over real D
 
 Camera drivers and bag players publish an image and its camera info with the same stamp, and
 either may arrive first. The node keeps the newest image that came before any camera info and
-processes it when the camera info of that stamp arrives; an image whose camera info never comes
-(another stamp arrives) stays skipped.
+processes it when the camera info of that stamp arrives (and does not count it as skipped); an
+image whose camera info never comes (another stamp arrives) stays skipped and is counted.
 """
 
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
 from msdepth_ros.core.synthetic import road_scene
 import pytest
 from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, NodeProcess, OUTPUTS
@@ -37,18 +38,22 @@ W, H = 320, 96
 def _run(tmp_path, namespace, info_stamps):
     """Send one image, then camera infos with ``info_stamps``; return image stamp, client."""
     model = make_checkpoint(tmp_path / 'kitti.pt', 'kitti')
-    node = NodeProcess(namespace, ['-p', f'model:={model}'], tmp_path / 'node.log')
+    node = NodeProcess(namespace, ['-p', f'model:={model}', '-p', 'diagnostics_period_s:=0.2'],
+                       tmp_path / 'node.log')
     client = Client(f'order_client_{namespace.strip("/")}')
     scene = road_scene(2, W, H)
     cam = scene.intrinsics
     try:
         for topic, msg_type in OUTPUTS.items():
             client.watch(f'{namespace}/{topic}', msg_type)
+        client.watch('/diagnostics', DiagnosticArray)
         client.advertise({f'{namespace}/image': Image, f'{namespace}/camera_info': CameraInfo})
         stamp = client.next_stamp()
         client.publish(f'{namespace}/image', image_msg(scene.image, stamp))
         client.wait_for(lambda: node.log_lines_with('no camera info received'), 30.0,
                         'the node to take the image without camera info')
+        waiting = client.wait_diagnostics(namespace)
+        assert 'waiting for camera info' in waiting['message'], waiting
         for info_stamp in info_stamps(stamp):
             info = camera_info_msg(cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, W, H)
             info.header.stamp.sec, info.header.stamp.nanosec = info_stamp
@@ -65,6 +70,8 @@ def test_image_before_its_camera_info_is_processed_when_the_info_arrives(tmp_pat
     try:
         out = client.wait_outputs('/order_same', stamp, timeout_s=30.0)
         assert (out['depth/image'].width, out['depth/image'].height) == (142, 27)
+        status = client.wait_diagnostics('/order_same')
+        assert status['bad messages'] == '0', status
     finally:
         client.close()
         assert node.stop() == 0, node.log()
@@ -79,6 +86,8 @@ def test_image_whose_camera_info_never_comes_stays_skipped(tmp_path):
         client.publish('/order_other/image', image_msg(road_scene(2, W, H).image, new))
         client.wait_outputs('/order_other', new, timeout_s=30.0)
         assert not client.outputs('/order_other', stamp)
+        status = client.wait_diagnostics('/order_other')
+        assert status['bad messages: no_camera_info'] == '1', status
     finally:
         client.close()
         assert node.stop() == 0, node.log()

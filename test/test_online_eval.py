@@ -23,8 +23,8 @@ from msdepth_ros.core.camera import backproject, depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import (average_metrics, compute_metrics, KITTI_EIGEN_CROP,
                                       KITTI_GARG_CROP, METRIC_NAMES)
-from msdepth_ros.core.online_eval import (frame_metrics, FrameScore, lidar_depth_image,
-                                          points_in_crop, RunningMetrics, Scan, ScanBuffer)
+from msdepth_ros.core.online_eval import (frame_metrics, FrameScore, points_in_crop,
+                                          RunningMetrics, Scan, scan_depth_image, ScanBuffer)
 from msdepth_ros.core.preprocess import plan_input
 from msdepth_ros.core.presets import KITTI
 from msdepth_ros.core.synthetic import kitti_like_intrinsics, road_scene
@@ -56,7 +56,7 @@ def test_lidar_points_give_the_depth_of_the_grid_they_land_on():
     T_cam_lidar = _T_cam_lidar(rng)
     points_lidar = apply(invert(T_cam_lidar), points_cam)
     grid = plan_input(320, 96, KITTI).output_intrinsics(scene.intrinsics)
-    gt = lidar_depth_image(points_lidar, T_cam_lidar, grid)
+    gt = scan_depth_image(points_lidar, T_cam_lidar, grid)
     expected = depth_image_from_points(points_cam, grid)
     assert gt.shape == (grid.height, grid.width) and gt.dtype == np.float32
     np.testing.assert_array_equal(np.isnan(gt), np.isnan(expected))
@@ -69,7 +69,7 @@ def test_points_behind_the_camera_are_dropped_and_the_nearest_wins():
     T = rigid_transform(R_CAM_VELO, (0.0, 0.0, 0.0))
     # In the velodyne frame x is forward: 5 m and 3 m ahead on the optical axis, 2 m behind.
     points_lidar = np.array([[5.0, 0.0, 0.0], [3.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])
-    gt = lidar_depth_image(points_lidar, T, grid)
+    gt = scan_depth_image(points_lidar, T, grid)
     assert gt[2, 2] == 3.0 and np.count_nonzero(np.isfinite(gt)) == 1
 
 
@@ -82,22 +82,22 @@ def test_the_crop_applies_in_camera_pixels_not_in_the_grid():
                      np.ones(u.shape)], axis=-1).reshape(-1, 3)
     points = 10.0 * rays
     crop = KITTI_EIGEN_CROP
-    gt = lidar_depth_image(points, np.eye(4), grid, camera, crop)
-    full = lidar_depth_image(points, np.eye(4), grid)
+    gt = scan_depth_image(points, np.eye(4), grid, camera, crop)
+    full = scan_depth_image(points, np.eye(4), grid)
     # Eigen's rows 124..341 of the camera cut the grid (camera rows 156..364) at its bottom:
     # exactly the grid rows fed only by camera rows >= 342 are empty.
     kept = points_in_crop(points, camera, crop)
     np.testing.assert_array_equal(kept.reshape(camera.height, camera.width),
                                   crop.mask(camera.height, camera.width))
-    np.testing.assert_array_equal(gt, lidar_depth_image(points[kept], np.eye(4), grid))
+    np.testing.assert_array_equal(gt, scan_depth_image(points[kept], np.eye(4), grid))
     empty_rows = np.nonzero(np.isnan(gt).all(axis=1))[0]
     assert 0 < len(empty_rows) < grid.height and empty_rows[-1] == grid.height - 1
     assert np.isfinite(full).all()
     # Garg's crop holds the whole grid in camera pixels; its fractions of the grid would not.
-    assert np.isfinite(lidar_depth_image(points, np.eye(4), grid, camera, KITTI_GARG_CROP)).all()
+    assert np.isfinite(scan_depth_image(points, np.eye(4), grid, camera, KITTI_GARG_CROP)).all()
     assert not KITTI_GARG_CROP.mask(grid.height, grid.width).all()
     with pytest.raises(ValueError, match='camera intrinsics'):
-        lidar_depth_image(points, np.eye(4), grid, None, crop)
+        scan_depth_image(points, np.eye(4), grid, None, crop)
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,7 +16,7 @@
 Depth images scored against LIDAR scans as they arrive: the math of the node's evaluation.
 
 A scan (``N x 3`` points in the LIDAR frame) becomes a sparse ground-truth depth image on the
-depth image's own grid (``lidar_depth_image``); the frame's metrics come from ``core.metrics``
+depth image's own grid (``scan_depth_image``); the frame's metrics come from ``core.metrics``
 (``frame_metrics``); ``RunningMetrics`` averages them over the run and over a recent window;
 ``ScanBuffer`` keeps the newest few scans and finds the one nearest in time to an image.
 
@@ -70,10 +70,13 @@ def points_in_crop(points_cam: np.ndarray, camera: Intrinsics, crop: Crop) -> np
     return crop.contains(uv[:, 0], uv[:, 1], camera.height, camera.width)
 
 
-def lidar_depth_image(points_lidar: np.ndarray, T_cam_lidar: np.ndarray, grid: Intrinsics,
-                      camera: Intrinsics | None = None, crop: Crop | None = None) -> np.ndarray:
+def scan_depth_image(points_lidar: np.ndarray, T_cam_lidar: np.ndarray, grid: Intrinsics,
+                     camera: Intrinsics | None = None, crop: Crop | None = None) -> np.ndarray:
     """
     Sparse ground-truth depth of a LIDAR scan on a depth image's grid.
+
+    (``data.kitti.lidar_depth_image`` is the same projection for a KITTI calibration and
+    camera, on the full camera image.)
 
     Parameters
     ----------
@@ -94,7 +97,10 @@ def lidar_depth_image(points_lidar: np.ndarray, T_cam_lidar: np.ndarray, grid: I
     the camera are dropped and the nearest point wins each pixel.
 
     """
-    points_cam = apply(T_cam_lidar, np.asarray(points_lidar, dtype=np.float64).reshape(-1, 3))
+    points_lidar = np.asarray(points_lidar, dtype=np.float64)
+    if points_lidar.ndim != 2 or points_lidar.shape[1] != 3:
+        raise ValueError(f'points must be N x 3, got {points_lidar.shape}')
+    points_cam = apply(T_cam_lidar, points_lidar)
     if crop is not None:
         if camera is None:
             raise ValueError('a crop is applied in camera pixels: give the camera intrinsics')

@@ -379,9 +379,15 @@ class DepthNode(Node):
         except _Rejected as exc:
             if exc.kind == KIND_NO_CAMERA_INFO:
                 # Camera drivers publish an image and its camera info with the same stamp, in
-                # either order: the newest such image waits for the camera info of its stamp
-                # (it is counted and logged now, as every image without intrinsics is).
-                self._awaiting_info = _Waiting(image_rgb, msg.header, received_ns)
+                # either order: the newest such image waits for the camera info of its stamp.
+                # It is logged now and counted as skipped only if it never gets one.
+                waiting, self._awaiting_info = self._awaiting_info, _Waiting(
+                    image_rgb, msg.header, received_ns)
+                if waiting is not None:
+                    self._stats.add_bad(exc.kind)
+                self._log_bad(exc.kind, f'image stamped {stamp_seconds(msg.header):.6f} '
+                                        f'waits: {exc}')
+                return
             self._reject(exc.kind, f'skipped image stamped {stamp_seconds(msg.header):.6f}: {exc}')
             return
         except Exception as exc:  # noqa: B902 - a message must never stop the node
@@ -426,16 +432,19 @@ class DepthNode(Node):
             return
         self._camera = camera
         waiting, self._awaiting_info = self._awaiting_info, None
-        if waiting is not None and _stamp_key(waiting.header) == _stamp_key(msg.header):
-            height, width = waiting.image_rgb.shape[:2]
-            try:
-                intrinsics = self._intrinsics_for(width, height)
-            except _Rejected as exc:
-                self._reject(exc.kind, f'skipped image stamped '
-                                       f'{stamp_seconds(waiting.header):.6f}: {exc}')
-                return
-            self._queue(_Frame(waiting.image_rgb, intrinsics, waiting.header,
-                               waiting.received_ns))
+        if waiting is None:
+            return
+        if _stamp_key(waiting.header) != _stamp_key(msg.header):
+            self._stats.add_bad(KIND_NO_CAMERA_INFO)  # its camera info never came
+            return
+        height, width = waiting.image_rgb.shape[:2]
+        try:
+            intrinsics = self._intrinsics_for(width, height)
+        except _Rejected as exc:
+            self._reject(exc.kind, f'skipped image stamped '
+                                   f'{stamp_seconds(waiting.header):.6f}: {exc}')
+            return
+        self._queue(_Frame(waiting.image_rgb, intrinsics, waiting.header, waiting.received_ns))
 
     def _reject(self, kind: str, message: str) -> None:
         self._stats.add_bad(kind)
@@ -525,7 +534,8 @@ class DepthNode(Node):
                 report, name=f'{self.get_fully_qualified_name()}: depth',
                 hardware_id=f'{info.name} {info.device}',
                 static_values=static, drop_warn_ratio=config.drop_warn_ratio,
-                waiting_for_camera_info=bool(report.window_bad.get(KIND_NO_CAMERA_INFO)),
+                waiting_for_camera_info=(self._awaiting_info is not None
+                                         or bool(report.window_bad.get(KIND_NO_CAMERA_INFO))),
                 idle=idle, extra_values=self._evaluation_values(report, config))
             array = DiagnosticArray()
             array.header.stamp = self.get_clock().now().to_msg()

@@ -37,16 +37,15 @@ import threading
 from typing import Any, Callable
 
 from msdepth_ros.core.intrinsics import Intrinsics
-from msdepth_ros.core.online_eval import (frame_metrics, lidar_depth_image, MetricsSummary,
-                                          RunningMetrics, Scan, ScanBuffer)
+from msdepth_ros.core.online_eval import (frame_metrics, MetricsSummary, RunningMetrics, Scan,
+                                          scan_depth_image, ScanBuffer)
 from msdepth_ros.core.transforms import TransformError, TransformTree
 from msdepth_ros.msgs.readers import add_tf_message, MessageError, pointcloud2_xyz
 from msdepth_ros.ros.config import NodeConfig
 from msdepth_ros.ros.conversions import stamp_seconds
 from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO_SCAN,
                                          EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
-                                         EVAL_SCANS_DROPPED, FrameStats, KIND_POINTCLOUD,
-                                         KIND_TF)
+                                         EVAL_SCANS_DROPPED, FrameStats, KIND_POINTCLOUD, KIND_TF)
 import numpy as np
 
 #: Log kinds of the evaluation's warnings (throttled like bad input).
@@ -206,7 +205,7 @@ class LidarEvaluator:
         if T_cam_lidar is None:
             self._stats.add(EVAL_NO_TRANSFORM)
             return
-        gt_m = lidar_depth_image(scan.points_m, T_cam_lidar, job.grid, job.camera, self._crop)
+        gt_m = scan_depth_image(scan.points_m, T_cam_lidar, job.grid, job.camera, self._crop)
         score = frame_metrics(job.depth_m, gt_m, *self._depth_range_m)
         self._running.add(score)
         summary = self._running.summary()

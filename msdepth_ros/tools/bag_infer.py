@@ -35,7 +35,7 @@ over time) go to ``--output-dir``.
 from __future__ import annotations
 
 import argparse
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 import csv
 from dataclasses import dataclass, field
 import math
@@ -96,14 +96,16 @@ class BagIndex:
     scans: list[int] = field(default_factory=list)
     scan_frames: set[str] = field(default_factory=set)
     tree: TransformTree = field(default_factory=TransformTree)
+    _by_stamp: dict[int, Any] = field(default_factory=dict, repr=False)
+    _bag_times: list[int] = field(default_factory=list, repr=False)
 
     def camera_info(self, bag_ns: int, image_stamp: int) -> Any:
         """Return the camera info of the image's stamp, else the latest before, else the first."""
-        exact = [msg for _, msg in self.infos if stamp_ns(msg.header) == image_stamp]
-        if exact:
-            return exact[-1]
-        before = [msg for t, msg in self.infos if t <= bag_ns]
-        return before[-1] if before else self.infos[0][1]
+        exact = self._by_stamp.get(image_stamp)
+        if exact is not None:
+            return exact
+        before = bisect_right(self._bag_times, bag_ns)
+        return self.infos[before - 1 if before else 0][1]
 
     def nearest_scan(self, image_stamp: int) -> int | None:
         """Index of the scan nearest in time to ``image_stamp`` (``scans`` sorted), or None."""
@@ -151,6 +153,9 @@ def index_bag(reader: Any, image_conns: list[Any], info_conns: list[Any],
         else:
             tf_messages.append(msg)
     index.scans = sorted(scans)
+    # Camera infos by stamp and by bag time (bag order), for the lookup of every frame.
+    index._by_stamp = {stamp_ns(msg.header): msg for _, msg in index.infos}
+    index._bag_times = [t for t, _ in index.infos]
     index.tree = tree_from_tf_messages(tf_messages)
     return index
 
@@ -386,7 +391,7 @@ class _Run:
         for k, (bag_ns, stamp, frame_id) in enumerate(self.index.images):
             j = self.index.nearest_scan(stamp)
             try:
-                camera = _camera(self.index.camera_info(bag_ns, stamp))
+                camera = camera_info_to_intrinsics(self.index.camera_info(bag_ns, stamp))
                 for scan_frame in self.index.scan_frames:
                     self.index.tree.lookup(frame_id, scan_frame)
                 if j is None or abs(self.index.scans[j] - stamp) > limit_ns:
@@ -428,7 +433,7 @@ class _Run:
         stamp = stamp_ns(msg.header)
         try:
             rgb = image_rgb(msg)
-            camera = _camera(self.index.camera_info(bag_ns, stamp))
+            camera = camera_info_to_intrinsics(self.index.camera_info(bag_ns, stamp))
             if camera.size != (rgb.shape[1], rgb.shape[0]):
                 raise ValueError(f'the image is {rgb.shape[1]}x{rgb.shape[0]}, its camera info '
                                  f'{camera.width}x{camera.height}')
@@ -504,11 +509,6 @@ class _Run:
         rows = [self.rows[k] for k in sorted(self.rows)]
         return EvalReport(label=self.label, protocol=self.protocol, per_image=rows,
                           metrics=average_metrics(rows))
-
-
-def _camera(info: Any) -> Intrinsics:
-    """Intrinsics of the images of a camera info (ROI and binning as the node reads them)."""
-    return camera_info_to_intrinsics(info)
 
 
 # -- reporting -----------------------------------------------------------------------------------
