@@ -54,8 +54,9 @@ from msdepth_ros.evaluation.report import format_report, report_dict
 from msdepth_ros.msgs.images import camera_info_to_intrinsics
 from msdepth_ros.msgs.readers import MessageError, pointcloud2_fields, tree_from_tf_messages
 from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, camera_info_message, header,
-                                    image_message, image_rgb, open_reader, pointcloud_message,
-                                    run_reporting_errors, stamp_ns, STORAGES)
+                                    image_message, image_rgb, open_reader,
+                                    organized_pointcloud_message, run_reporting_errors,
+                                    stamp_ns, STORAGES)
 import numpy as np
 
 PROG = 'msdepth-bag-infer'
@@ -457,9 +458,8 @@ class _Run:
                                                        intrinsics.height,
                                                        intrinsics.k_matrix(),
                                                        intrinsics.p_matrix())),
-                (POINTS_TOPIC, pointcloud_message(
-                    out_header, backproject(depth_m, intrinsics, rays=self._rays[1]),
-                    ('x', 'y', 'z'), is_dense=False))):
+                (POINTS_TOPIC, organized_pointcloud_message(
+                    out_header, backproject(depth_m, intrinsics, rays=self._rays[1])))):
             out.write(out_conns[self.outputs[name]], bag_ns, message)
             self.counts[self.outputs[name]] += 1
         pending = self.pending.get(k)

@@ -34,7 +34,8 @@ import sys
 from types import TracebackType
 from typing import Any, Callable, Sequence
 
-from msdepth_ros.msgs.images import ENCODINGS, image_to_rgb
+from msdepth_ros.msgs.images import (ENCODINGS, image_to_rgb, NATIVE_BIG_ENDIAN,
+                                     organized_cloud)
 import numpy as np
 
 #: Storage plugins by command-line name.
@@ -197,14 +198,36 @@ def pointcloud_message(msg_header: Any, values: np.ndarray, names: Sequence[str]
     height, width = values.shape[:2]
     cloud = np.zeros((height, width, point_step // 4), dtype='<f4')
     cloud[..., :len(names)] = values
+    return _pointcloud(msg_header, cloud, [(name, 4 * i) for i, name in enumerate(names)],
+                       point_step, bool(np.isfinite(values).all()) if is_dense is None
+                       else is_dense)
+
+
+def organized_pointcloud_message(msg_header: Any, points: np.ndarray,
+                                 rgb: np.ndarray | None = None) -> Any:
+    """
+    Build the depth node's organized cloud of ``H x W x 3`` points (NaN invalid) for a bag.
+
+    The node's layout (``msgs.images.organized_cloud``): x, y, z float32 at 0, 4, 8,
+    point_step 16; with ``rgb`` (``H x W x 3`` uint8) also ``rgb`` at 16, point_step 32;
+    ``is_dense`` false.
+    """
+    cloud, fields, point_step = organized_cloud(points, rgb)
+    return _pointcloud(msg_header, cloud, fields, point_step, is_dense=False)
+
+
+def _pointcloud(msg_header: Any, cloud: np.ndarray, fields: Sequence[tuple[str, int]],
+                point_step: int, is_dense: bool) -> Any:
+    """PointCloud2 of an ``H x W x point_step / 4`` float32 buffer with float32 ``fields``."""
+    height, width = cloud.shape[:2]
     field_type = message_type('sensor_msgs/msg/PointField')
-    fields = [field_type(name=name, offset=4 * i, datatype=field_type.FLOAT32, count=1)
-              for i, name in enumerate(names)]
     return message_type('sensor_msgs/msg/PointCloud2')(
-        header=msg_header, height=height, width=width, fields=fields, is_bigendian=False,
-        point_step=point_step, row_step=point_step * width,
-        data=cloud.reshape(-1).view(np.uint8),
-        is_dense=bool(np.isfinite(values).all()) if is_dense is None else is_dense)
+        header=msg_header, height=height, width=width,
+        fields=[field_type(name=name, offset=offset, datatype=field_type.FLOAT32, count=1)
+                for name, offset in fields],
+        is_bigendian=NATIVE_BIG_ENDIAN and cloud.dtype.byteorder == '=', point_step=point_step,
+        row_step=point_step * width, data=np.ascontiguousarray(cloud).reshape(-1).view(np.uint8),
+        is_dense=is_dense)
 
 
 def tf_message(stamp: int, transforms: Sequence[tuple[str, str, np.ndarray]]) -> Any:
