@@ -36,6 +36,9 @@ setup(
         ('share/' + package_name + '/launch', _files('launch/*.launch.py')),
         ('share/' + package_name + '/config', _files('config/*')),
         ('share/' + package_name + '/rviz', _files('rviz/*.rviz')),
+        # The demo model: what the node runs when no model is given (ros2 launch without
+        # arguments), with a warning that it knows synthetic streets only.
+        ('share/' + package_name + '/models', ['models/demo_kitti_synthetic.pt']),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools', 'numpy', 'opencv-python-headless', 'pyyaml'],
@@ -57,6 +60,7 @@ setup(
             'msdepth-train = msdepth_ros.tools.train:main',
             'msdepth-eval = msdepth_ros.tools.evaluate:main',
             'depth_node = msdepth_ros.ros.depth_node:main',
+            'depth_node_managed = msdepth_ros.ros.managed_node:main',
         ],
     },
 )

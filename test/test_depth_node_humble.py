@@ -18,7 +18,7 @@ The depth node on an rclpy that passes no message info to callbacks (ROS 2 Humbl
 
 rclpy gained two-argument subscription callbacks (message and ``MessageInfo``) after Humble;
 Humble's executor calls every callback with the message alone. The node wraps its image
-callbacks accordingly (``depth_node.with_message_info``). Here the wrapped path runs for real:
+callbacks accordingly (``depth_runner.with_message_info``). Here the wrapped path runs for real:
 the node is built in this process with the message-info support switched off, and this rclpy's
 executor, which inspects each callback's signature, must call it with one argument and the node
 must publish the frame's depth. (Humble itself is not installable from PyPI.)
@@ -27,8 +27,9 @@ must publish the frame's depth. (Humble itself is not installable from PyPI.)
 import time
 
 from msdepth_ros.core.synthetic import road_scene
-from msdepth_ros.ros import depth_node
-from msdepth_ros.ros.depth_node import DepthNode, with_message_info
+from msdepth_ros.ros import depth_runner
+from msdepth_ros.ros.depth_node import DepthNode
+from msdepth_ros.ros.depth_runner import with_message_info
 import pytest
 from rclpy.parameter import Parameter
 from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, OUTPUTS
@@ -50,7 +51,7 @@ def test_wrapper_passes_an_empty_info_only_where_rclpy_passes_none():
 
 
 def test_node_publishes_depth_with_one_argument_callbacks(tmp_path, monkeypatch):
-    monkeypatch.setattr(depth_node, 'RCLPY_PASSES_MESSAGE_INFO', False)
+    monkeypatch.setattr(depth_runner, 'RCLPY_PASSES_MESSAGE_INFO', False)
     model = make_checkpoint(tmp_path / 'model.pt')
     scene = road_scene(3, 310, 94)
     cam = scene.intrinsics
@@ -58,9 +59,11 @@ def test_node_publishes_depth_with_one_argument_callbacks(tmp_path, monkeypatch)
     node = None
     try:
         node = DepthNode(context=client.context, namespace='/humble', parameter_overrides=[
-            Parameter('model', value=str(model)), Parameter('backend', value='torch')])
+            Parameter('model', value=str(model)), Parameter('backend', value='torch'),
+            Parameter('input_reliability', value='reliable')])
         # what this rclpy's executor reads to decide how to call the callback
-        assert node._image_sub._callback_type == node._image_sub.CallbackType.MessageOnly
+        image_sub = node._runner._image_sub.subscription
+        assert image_sub._callback_type == image_sub.CallbackType.MessageOnly
         client.executor.add_node(node)
         for topic, msg_type in OUTPUTS.items():
             client.watch(f'/humble/{topic}', msg_type)

@@ -50,7 +50,8 @@ def runs(tmp_path_factory):
              for case_id, args, _, _ in CASES}
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = dict(zip(cases, pool.map(run, cases.values())))
-    return results, {'model': model, 'corrupt': str(corrupt)}
+    from msdepth_ros.ros.config import demo_model_path
+    return results, {'model': model, 'corrupt': str(corrupt), 'demo': str(demo_model_path())}
 
 
 def _p(*pairs):
@@ -62,7 +63,9 @@ def _p(*pairs):
 
 # (id, --ros-args, exit status, text the output must contain)
 CASES = [
-    ('no model', [], 2, "parameter 'model' is required"),
+    # Without a model the package's demo model loads (a kitti model): another preset is refused.
+    ('demo model of another preset', _p('preset:=nyu'), 2,
+     "parameter 'preset' is 'nyu', but the model {demo} was trained with preset 'kitti'"),
     ('missing model file', _p('model:=/nonexistent/kitti.pt'), 2,
      "parameter 'model': /nonexistent/kitti.pt: no such file"),
     ('not a model file', _p('model:=/etc/hostname'), 2,

@@ -88,8 +88,22 @@ def test_defaults_with_a_model_are_valid():
     assert _valid(max_depth_m=20).depth_range_m(NYU) == (NYU.min_depth_m, 20.0)
 
 
+def test_an_empty_model_is_the_packages_demo_model(monkeypatch, tmp_path):
+    from msdepth_ros.ros import config as config_module
+    config = NodeConfig.from_parameters({})
+    assert config.uses_demo_model and config.model_path().name == 'demo_kitti_synthetic.pt'
+    assert config.model_path().is_file()
+    assert not _valid().uses_demo_model
+    # Where the demo model is not installed, the node says so and what to do.
+    monkeypatch.setattr(config_module, 'demo_model_path', lambda: tmp_path / 'absent.pt')
+    with pytest.raises(ConfigError, match="parameter 'model' is empty and the package's demo "
+                                          'model .*absent.pt is not installed: set model'):
+        NodeConfig.from_parameters({})
+
+
 @pytest.mark.parametrize('values, message', [
-    ({'model': ''}, "parameter 'model' is required"),
+    ({'input_reliability': 'reliable_if_possible'}, "parameter 'input_reliability': "
+                                                    "'reliable_if_possible' is not one of auto"),
     ({'model': 'weights.txt'}, "'weights.txt' is not a model file"),
     ({'backend': 'cuda'}, "parameter 'backend': 'cuda' is not one of auto, tensorrt, "
                           'onnxruntime, torch'),
@@ -274,7 +288,7 @@ def test_every_launch_argument_maps_onto_a_parameter_or_remapping():
     module = _launch_module()
     arguments = set(module.ARGUMENTS)
     remapped = {argument for _, argument, _ in module.REMAPPINGS}
-    handled = (set(module.PARAMETER_ARGUMENTS) | remapped
+    handled = (set(module.PARAMETER_ARGUMENTS) | remapped | set(module.PROCESS_ARGUMENTS)
                | {module.NAMESPACE_ARGUMENT, module.CONFIG_ARGUMENT})
     assert arguments == handled, f'unmapped: {arguments - handled}, unknown: {handled - arguments}'
     for name in module.PARAMETER_ARGUMENTS:
@@ -290,14 +304,30 @@ def test_every_launch_argument_maps_onto_a_parameter_or_remapping():
 def test_node_arguments_for_given_and_default_values():
     module = _launch_module()
     defaults = {name: default for name, (default, _) in module.ARGUMENTS.items()}
-    args = module.node_arguments(defaults, '/opt/share/msdepth_ros')
+    args = module.node_arguments(defaults, '/opt/share/msdepth_ros', environ={})
+    assert args['executable'] == 'depth_node'
     assert args['namespace'] == 'camera'
     assert args['parameters'] == ['/opt/share/msdepth_ros/config/depth.yaml',
                                   {'use_sim_time': False}]
+    # The compressed topic follows the image remapping inside the node (image_transport's rule).
     assert args['remappings'] == [('image', 'image_rect_color'),
-                                  ('image/compressed', 'image_rect_color/compressed'),
                                   ('camera_info', 'camera_info'),
                                   ('lidar_points', 'lidar_points')]
+    profile = '/opt/share/msdepth_ros/config/fastdds_large_frames.xml'
+    assert args['additional_env'] == {'FASTRTPS_DEFAULT_PROFILES_FILE': profile,
+                                      'FASTDDS_DEFAULT_PROFILES_FILE': profile}
+    # A profile the user set is kept; none sets none; a given file is used.
+    assert module.node_arguments(defaults, '/opt', environ={
+        'FASTDDS_DEFAULT_PROFILES_FILE': '/mine.xml'})['additional_env'] == {}
+    none = module.node_arguments(dict(defaults, transport_profile='none'), '/opt', environ={})
+    assert none['additional_env'] == {}
+    given_file = module.node_arguments(dict(defaults, transport_profile='/p.xml'), '/opt',
+                                       environ={})
+    assert set(given_file['additional_env'].values()) == {'/p.xml'}
+    assert module.node_arguments(dict(defaults, managed='true'), '/opt',
+                                 environ={})['executable'] == 'depth_node_managed'
+    with pytest.raises(ValueError, match='managed'):
+        module.node_arguments(dict(defaults, managed='yes'), '/opt')
     given = dict(defaults, model='/m/kitti.pt', backend='torch', preset='kitti',
                  camera='/kitti/camera_02', image='/kitti/camera_02/image_rect',
                  camera_info='/kitti/camera_02/camera_info', config='/c/kitti.yaml',
@@ -309,11 +339,27 @@ def test_node_arguments_for_given_and_default_values():
                          'use_sim_time': True, 'evaluate_lidar': True}
     # The overrides are valid values of the node's parameters.
     NodeConfig.from_parameters(overrides, check_model_file=False)
-    assert ('image/compressed', '/kitti/camera_02/image_rect/compressed') in args['remappings']
+    assert ('image', '/kitti/camera_02/image_rect') in args['remappings']
     with pytest.raises(ValueError, match='use_sim_time'):
         module.node_arguments(dict(defaults, use_sim_time='maybe'), '/opt')
     with pytest.raises(ValueError, match='evaluate_lidar'):
         module.node_arguments(dict(defaults, evaluate_lidar='on'), '/opt')
+
+
+def test_the_bare_launch_command_runs_the_demo_model(repo_root):
+    # ros2 launch msdepth_ros depth.launch.py with no argument: the installed config's empty
+    # model is the package's demo model, which is installed beside it (share/msdepth_ros/models).
+    module = _launch_module()
+    defaults = {name: default for name, (default, _) in module.ARGUMENTS.items()}
+    args = module.node_arguments(defaults, str(repo_root), environ={})
+    config_file, overrides = args['parameters']
+    values = dict(_yaml_parameters(Path(config_file)), **overrides)
+    config = NodeConfig.from_parameters(values)  # checks the model file exists
+    assert config.uses_demo_model and config.model_path().is_file()
+    assert (repo_root / 'models' / config.model_path().name).is_file()
+    setup_text = (repo_root / 'setup.py').read_text()
+    assert "('share/' + package_name + '/models'" in setup_text
+    assert config.model_path().name in setup_text
 
 
 def test_launch_description_loads_where_launch_is_installed():

@@ -61,6 +61,15 @@ OUTPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_POINTS, TOPIC_COLORIZED, T
 #: Model files the backends load: checkpoints, ONNX, TensorRT engines.
 MODEL_SUFFIXES = ('.pt', '.onnx', '.engine', '.plan')
 
+#: The demo model installed with the package (share/msdepth_ros/models/), the default model.
+DEMO_MODEL_NAME = 'demo_kitti_synthetic.pt'
+#: Values of ``input_reliability`` (``ros.qos`` acts on them).
+RELIABILITY_CHOICES = ('auto', 'reliable', 'best_effort')
+#: Said in the log and on /diagnostics while the demo model runs.
+DEMO_MODEL_WARNING = ('running the demo model (no model parameter given): it was trained on '
+                      'synthetic streets only, a demonstration, not for real cameras; set '
+                      'model to a model trained for your camera')
+
 #: Largest camera size the intrinsics parameters accept (matches the image conversion's limit).
 MAX_CAMERA_SIDE_PX = 16384
 
@@ -117,7 +126,9 @@ _EVAL_ROTATION = ('qx', 'qy', 'qz', 'qw')
 #: Every parameter of the depth node, in the order ``ros2 param list`` shows them.
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model', '', 'Model file: a .pt checkpoint, an .onnx file or a TensorRT engine '
-              '(.engine, .plan). Required.'),
+              "(.engine, .plan). Empty: the package's demo model (share/msdepth_ros/models/"
+              f'{DEMO_MODEL_NAME}), trained on synthetic streets only: a demonstration, not for '
+              'real cameras.'),
     ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file: a .onnx on '
               'TensorRT where it imports and a GPU is present, else on ONNX Runtime (best '
               'provider); a .pt on PyTorch (CUDA when present); an engine on TensorRT.',
@@ -164,9 +175,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               min_value=0, max_value=MAX_CAMERA_SIDE_PX),
     ParamSpec('input_compressed', False, 'Subscribe to image/compressed (sensor_msgs/'
               'CompressedImage, jpeg or png) instead of image.'),
-    ParamSpec('input_qos_depth', 1, 'History depth of the best-effort input subscriptions. The '
-              'node always works on the newest frame and drops the others.',
-              min_value=1, max_value=100),
+    ParamSpec('input_reliability', 'auto', 'Reliability of the image and camera info '
+              'subscriptions. auto: subscribe once a publisher is found, reliable when every '
+              'publisher is reliable (large frames then arrive on default DDS settings), best '
+              'effort otherwise; re-subscribes when the publishers change.',
+              choices=RELIABILITY_CHOICES),
+    ParamSpec('input_qos_depth', 1, 'History depth of the input subscriptions. The node always '
+              'works on the newest frame and drops the others.', min_value=1, max_value=100),
     ParamSpec('output_reliable', True, 'Publish outputs reliably (matches every subscriber); '
               'false: best effort.'),
     ParamSpec('output_qos_depth', 1, 'History depth of the output publishers.',
@@ -250,6 +265,7 @@ class NodeConfig:
     camera_width: int
     camera_height: int
     input_compressed: bool
+    input_reliability: str
     input_qos_depth: int
     output_reliable: bool
     output_qos_depth: int
@@ -335,6 +351,15 @@ class NodeConfig:
             options['cache_dir'] = self.engine_cache_dir
         return options_for(self.backend, options)
 
+    @property
+    def uses_demo_model(self) -> bool:
+        """``model`` is empty: the package's demo model runs."""
+        return not self.model
+
+    def model_path(self) -> Path:
+        """Return the model file to load: ``model``, or the demo model when it is empty."""
+        return Path(self.model) if self.model else demo_model_path()
+
     def fallback_intrinsics(self) -> Intrinsics | None:
         """Intrinsics from the ``camera_*`` parameters, None when they are not set."""
         if self.camera_fx_px == 0.0:
@@ -371,7 +396,7 @@ class NodeConfig:
         """Raise ``ConfigError`` when the ``preset`` parameter contradicts the model's preset."""
         if self.preset not in ('auto', preset.name):
             raise ConfigError(f"parameter 'preset' is {self.preset!r}, but the model "
-                              f'{self.model} was trained with preset {preset.name!r}')
+                              f'{self.model_path()} was trained with preset {preset.name!r}')
         self.depth_range_m(preset)
 
     def _check_combinations(self, check_model_file: bool) -> None:
@@ -382,14 +407,14 @@ class NodeConfig:
         if self.backend in ('onnxruntime', 'torch') and self.dla_core >= 0:
             raise ConfigError(f"parameter 'dla_core': DLA cores are used by the tensorrt backend "
                               f'only, not {self.backend}; leave it -1')
-        if not self.model:
-            raise ConfigError("parameter 'model' is required: the path of a .pt checkpoint, an "
-                              '.onnx file or a TensorRT engine')
-        path = Path(self.model)
-        if path.suffix not in MODEL_SUFFIXES:
+        if self.model and Path(self.model).suffix not in MODEL_SUFFIXES:
             raise ConfigError(f"parameter 'model': {self.model!r} is not a model file "
                               f'(expected one of {", ".join(MODEL_SUFFIXES)})')
-        if check_model_file and not path.is_file():
+        if check_model_file and not self.model_path().is_file():
+            if not self.model:
+                raise ConfigError("parameter 'model' is empty and the package's demo model "
+                                  f'{self.model_path()} is not installed: set model to a .pt '
+                                  'checkpoint, an .onnx file or a TensorRT engine')
             raise ConfigError(f"parameter 'model': {self.model}: no such file")
         if self.min_depth_m and self.max_depth_m and not self.min_depth_m < self.max_depth_m:
             raise ConfigError(f'parameters min_depth_m and max_depth_m: need min < max, got '
@@ -419,6 +444,28 @@ class NodeConfig:
             raise ConfigError(f'parameters eval_lidar_qx, eval_lidar_qy, eval_lidar_qz, '
                               f'eval_lidar_qw: need a unit quaternion, got {quaternion} (norm '
                               f'{norm:.6g})')
+
+
+def demo_model_path() -> Path:
+    """
+    Return the path of the demo model.
+
+    It is in the package's share folder (colcon, or the venv's ament index), else in the source
+    checkout's ``models/`` (a plain ``pip install -e``).
+    """
+    try:
+        from ament_index_python.packages import get_package_share_directory
+    except ImportError:
+        pass
+    else:
+        try:
+            installed = Path(get_package_share_directory('msdepth_ros')) / 'models'
+        except (LookupError, ValueError, OSError):
+            pass  # not in an ament prefix (PackageNotFoundError), or none set
+        else:
+            if (installed / DEMO_MODEL_NAME).is_file():
+                return installed / DEMO_MODEL_NAME
+    return Path(__file__).resolve().parents[2] / 'models' / DEMO_MODEL_NAME
 
 
 def _type_name(value_type: type) -> str:

@@ -234,7 +234,8 @@ class ThrottledLog:
 def build_status(report: StatsReport, name: str, hardware_id: str,
                  static_values: Sequence[tuple[str, str]], drop_warn_ratio: float,
                  waiting_for_camera_info: bool, idle: bool,
-                 extra_values: Sequence[tuple[str, str]] = ()) -> DiagnosticStatus:
+                 extra_values: Sequence[tuple[str, str]] = (),
+                 warnings: Sequence[str] = ()) -> DiagnosticStatus:
     """
     Build the node's ``diagnostic_msgs/DiagnosticStatus`` for one period.
 
@@ -254,6 +255,9 @@ def build_status(report: StatsReport, name: str, hardware_id: str,
         True while no output has a subscriber and outputs are skipped.
     extra_values:
         Key-value pairs appended after the counts (``evaluation_values``).
+    warnings:
+        Lasting conditions to warn about whatever the counts (the demo model runs; ``auto``
+        passed over a GPU backend; no publisher yet), each a WARN.
 
     Returns
     -------
@@ -266,6 +270,7 @@ def build_status(report: StatsReport, name: str, hardware_id: str,
     if window.get(FAILED, 0):
         problems.append((DiagnosticStatus.ERROR, f'{window[FAILED]} frames failed: '
                                                  f'{report.last_failure}'))
+    problems += [(DiagnosticStatus.WARN, text) for text in warnings]
     if waiting_for_camera_info:
         problems.append((DiagnosticStatus.WARN, 'waiting for camera info'))
     bad_in_window = sum(report.window_bad.values())
