@@ -13,7 +13,6 @@
 # limitations under the License.
 
 
-
 """
 Counting GPUs from the CUDA driver, TensorRT's memory path, and what ``auto`` says it passed over.
 
@@ -114,7 +113,7 @@ def test_tensorrt_versions():
 def _run_auto(model: Path, library_dir: Path, cache: Path, doubles: str,
               options: str = '') -> dict:
     """Load ``model`` with ``auto`` in a fresh process whose libcuda is the stand-in."""
-    script = textwrap.dedent(f'''
+    script = textwrap.dedent(f"""
         import json, sys
         import numpy as np
         import trt_doubles
@@ -129,7 +128,7 @@ def _run_auto(model: Path, library_dir: Path, cache: Path, doubles: str,
                           'memory': backend.info.details.get('memory'),
                           'copied': bool((out == image.ravel()[:h * w].reshape(h, w)).all())}}))
         backend.close()
-    ''')
+    """)
     env = dict(os.environ, LD_LIBRARY_PATH=str(library_dir), STUB_CUDA_COUNT='1',
                STUB_CUINIT_ERROR='0',
                PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / 'test')]))
@@ -144,8 +143,8 @@ TRT_AND_CUDART = ('trt_doubles.install_doubles(sys.modules, trt_doubles.fake_ten
 
 
 @CPU_TORCH
-def test_cpu_pytorch_and_a_driver_gpu_choose_tensorrt_on_cuda_python(models, stub_driver,
-                                                                      tmp_path):
+def test_cpu_pytorch_and_a_driver_gpu_give_tensorrt_on_cuda_python(models, stub_driver,
+                                                                   tmp_path):
     """
     The bug this fixes: PyTorch 2.13.0+cpu counted 0 GPUs and auto quietly ran on the CPU.
 

@@ -302,4 +302,5 @@ def test_tensorrt_11_needs_an_fp16_onnx_for_fp16():
         resolve_engine_precision(_fake_trt_module(10), 'auto', 'int8', None, Path('m.onnx'))
     with pytest.raises(BackendError, match='DLA runs FP16'):
         resolve_engine_precision(_fake_trt_module(10), 'fp32', 'fp32', 0, Path('m.onnx'))
-    assert resolve_engine_precision(_fake_trt_module(10), 'auto', 'fp32', 0, Path('m.onnx')) == 'fp16'
+    trt10 = _fake_trt_module(10)
+    assert resolve_engine_precision(trt10, 'auto', 'fp32', 0, Path('m.onnx')) == 'fp16'

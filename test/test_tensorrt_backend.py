@@ -13,7 +13,6 @@
 # limitations under the License.
 
 
-
 """
 The TensorRT backend against strict doubles of TensorRT and cuda-python, on a stand-in driver.
 
@@ -69,7 +68,7 @@ def stub_driver(tmp_path_factory):
 
 @pytest.fixture
 def one_gpu(stub_driver, monkeypatch):
-    """The stand-in driver (one GPU) in place of libcuda for this test."""
+    """Put the stand-in driver (one GPU) in place of libcuda for this test."""
     monkeypatch.setattr(devices, 'DRIVER_LIBRARIES', (str(stub_driver),))
     monkeypatch.delenv('STUB_CUINIT_ERROR', raising=False)
     monkeypatch.setenv('STUB_CUDA_COUNT', '1')
@@ -149,8 +148,8 @@ def test_dla_core_with_gpu_fallback(onnx_path):
     assert ('set_flag', trt.BuilderFlag.GPU_FALLBACK) in calls
     assert not [c for c in calls if c[0] == 'create_timing_cache']
     with pytest.raises(EngineBuildError, match='DLA core 2 asked for, this device has 2'):
-        TensorRTRuntime(trt).build(onnx_path.read_bytes(), BuildSettings(precision='fp16',
-                                                                     dla_core=2), None)
+        TensorRTRuntime(trt).build(onnx_path.read_bytes(),
+                                   BuildSettings(precision='fp16', dla_core=2), None)
     runtime = TensorRTRuntime(trt)
     assert runtime.deserialize(b'ENGINE-DOUBLE[]', 0) is not None
     assert ('Runtime.DLA_core', 0) in calls
@@ -181,8 +180,7 @@ def _minimal_onnx() -> bytes:
 # -- the backend end to end, cuda-python memory ---------------------------------------------
 
 
-def test_cuda_python_path_runs_the_engine_and_frees_everything(onnx_path, one_gpu, monkeypatch,
-                                                                tmp_path):
+def test_cuda_python_path_runs_the_engine_and_frees_all(onnx_path, one_gpu, monkeypatch, tmp_path):
     trt, calls = fake_tensorrt('10.3.0')
     cudart, state = fake_cudart()
     _install(monkeypatch, trt, cudart)

@@ -13,7 +13,6 @@
 # limitations under the License.
 
 
-
 """
 Strict test doubles of TensorRT's and cuda-python's Python APIs, and a stand-in CUDA driver.
 
@@ -312,7 +311,7 @@ def onnx_io(model: bytes) -> list[tuple[str, str, list[int], str]]:
 
 def copy_kernel(addresses: dict[str, int], io: dict[str, tuple], stream: int) -> bool:
     """
-    The doubles' engine: copy the input buffer's first bytes into the output buffer.
+    Run the doubles' engine: copy the input buffer's first bytes into the output buffer.
 
     Host memory stands in for device memory (``fake_cudart``), so this is a plain memmove.
     """
@@ -418,7 +417,7 @@ def install_doubles(modules: dict[str, Any], trt: types.ModuleType | None = None
 
 #: A stand-in CUDA driver: ``cuInit`` returns $STUB_CUINIT_ERROR (default 0) and
 #: ``cuDeviceGetCount`` gives $STUB_CUDA_COUNT GPUs (default 1).
-STUB_DRIVER_SOURCE = r'''
+STUB_DRIVER_SOURCE = r"""
 #include <stdlib.h>
 static int env_int(const char *name, int fallback) {
     const char *value = getenv(name);
@@ -426,7 +425,7 @@ static int env_int(const char *name, int fallback) {
 }
 int cuInit(unsigned int flags) { (void)flags; return env_int("STUB_CUINIT_ERROR", 0); }
 int cuDeviceGetCount(int *count) { *count = env_int("STUB_CUDA_COUNT", 1); return 0; }
-'''
+"""
 
 
 def build_stub_driver(folder: Path) -> Path | None:

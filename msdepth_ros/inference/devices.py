@@ -13,7 +13,6 @@
 # limitations under the License.
 
 
-
 """
 What this machine can run: CUDA GPUs, TensorRT's memory paths and optional frameworks.
 

@@ -13,7 +13,6 @@
 # limitations under the License.
 
 
-
 """
 The TensorRT backend's buffers: pinned host and CUDA device memory, and one CUDA stream.
 

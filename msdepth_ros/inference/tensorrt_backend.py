@@ -320,11 +320,12 @@ def _engine_description(path: Path) -> tuple[Any, dict[str, Any]]:
 def resolve_engine_precision(trt: Any, precision: str, onnx_precision: str,
                              dla_core: int | None, path: Path) -> str:
     """
-    The engine precision for ``precision`` (``auto``, ``fp32``, ``fp16``), or ``BackendError``.
+    Decide the engine precision for ``precision`` (``auto``, ``fp32``, ``fp16``).
 
     ``auto`` is the ONNX file's precision, and FP16 on a DLA core (DLA runs FP16 or INT8 only).
     TensorRT 11 has no precision flags, so there the ONNX must already be the precision asked
-    for. The node (through this backend) and ``msdepth-export --tensorrt`` both decide here.
+    for; ``BackendError`` otherwise. The node (through this backend) and
+    ``msdepth-export --tensorrt`` both decide here.
     """
     if onnx_precision == 'int8':
         raise BackendError(f'{path}: an INT8 (dynamically quantized) ONNX runs on ONNX '
