@@ -129,9 +129,14 @@ def memory_path_roundtrip(kind: str, image: np.ndarray, out_shape: tuple[int, ..
 
 
 def check_memory_paths(checks: Checks, image: np.ndarray, out_shape: tuple[int, ...],
-                       copy: DeviceCopy) -> None:
-    """Both memory paths, each forced, with the stand-in engine; bytes compared with the input."""
+                       copy: DeviceCopy | None = None) -> None:
+    """
+    Run both memory paths, each forced, with the stand-in engine; compare bytes with the input.
+
+    ``copy`` is the stand-in engine's device-to-device copy (the CUDA driver's when None).
+    """
     from msdepth_ros.inference.devices import choose_memory_path
+    copy = copy or driver_device_copy()
     expected = image.ravel()[:int(np.prod(out_shape))].reshape(out_shape)
     results: dict[str, Any] = {}
     for kind in ('torch', 'cuda-python'):
@@ -273,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             frames = scenes_for(reference.preset, args.scenes)
             image = network_input(reference.preset, frames[0])
             checks.guard('TensorRT memory paths', check_memory_paths, checks, image,
-                         (1, 1, *reference.output_shape), driver_device_copy())
+                         (1, 1, *reference.output_shape))
             checks.guard('PyTorch CUDA', check_torch, checks, ckpt, reference, frames, image)
             checks.guard('ONNX Runtime CUDA', check_onnxruntime, checks, fp32, reference, frames,
                          image)

@@ -42,9 +42,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-#: Every name of TensorRT's Python API that msdepth_ros uses, as TensorRT 10.3 spells it
-#: (NVIDIA/TensorRT python/src/infer/pyCore.cpp and pyFoundationalTypes.cpp,
-#: python/src/parsers/pyOnnx.cpp): the module's names, then each class's.
+#: Every name of TensorRT's Python API that msdepth_ros uses, as TensorRT 10.3 spells it: the
+#: module's names, then each class's. Read from NVIDIA/TensorRT's bindings
+#: (python/src/infer/pyCore.cpp, python/src/parsers/pyOnnx.cpp) of 8.6 and of a later 10.x
+#: release: each name is in both, so in 10.3. ``trt.nptype`` is deliberately not among them.
 TENSORRT_10_3_API: dict[str, tuple[str, ...]] = {
     'tensorrt': ('__version__', 'Logger', 'Builder', 'OnnxParser', 'Runtime', 'BuilderFlag',
                  'MemoryPoolType', 'DeviceType', 'TensorIOMode', 'DataType'),
@@ -78,8 +79,9 @@ TENSORRT_WRITABLE: dict[str, tuple[str, ...]] = {
 #: "Removed Python APIs" list of the 10.x to 11.x migration guide). The backend guards these.
 TENSORRT_11_REMOVED: dict[str, tuple[str, ...]] = {'BuilderFlag': ('FP16',)}
 
-#: Every name of cuda-python's runtime bindings (``cuda.bindings.runtime``, cuda-python 12.x)
-#: that msdepth_ros uses, then the names inside its two enums.
+#: Every name of cuda-python's runtime bindings (``cuda.bindings.runtime``, cuda-python 12.x;
+#: ``cuda.cudart`` before 12.6) that msdepth_ros uses, then the names inside its two enums.
+#: Each call returns ``(cudaError_t, *values)``.
 CUDART_12_API: dict[str, tuple[str, ...]] = {
     'cuda.bindings.runtime': ('cudaError_t', 'cudaGetDeviceProperties', 'cudaSetDevice',
                               'cudaStreamCreateWithFlags', 'cudaStreamNonBlocking',
