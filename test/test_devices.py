@@ -173,7 +173,7 @@ def test_auto_says_why_it_passes_over_the_gpu(models, stub_driver, tmp_path):
                        'trt_doubles.install_doubles(sys.modules, trt_doubles.fake_tensorrt()[0])'
                        "; sys.modules['cuda'] = None")
     assert result['name'] == 'onnxruntime'
-    assert 'TensorRT 10.3.0 has no GPU memory' in result['warnings'][0]
+    assert 'TensorRT 10.3.0 cannot hold GPU buffers' in result['warnings'][0]
     assert 'pip install cuda-python' in result['warnings'][0]
 
 

@@ -165,7 +165,7 @@ def choose_backend(path: Path, memory: str = 'auto') -> tuple[str, str, list[str
             if memory_kind is not None:
                 return 'tensorrt', (f'auto: TensorRT {version} imports, {gpus.describe()}, '
                                     f'buffers from {memory_kind}'), []
-            why_not_trt = f'TensorRT {version} has no GPU memory: {why_memory}'
+            why_not_trt = f'TensorRT {version} cannot hold GPU buffers: {why_memory}'
     warnings = [f'tensorrt passed over: {gpus.describe()} but {why_not_trt}'] \
         if gpus.maybe else []
     ort, why_not_ort = try_import('onnxruntime')
