@@ -93,8 +93,10 @@ def variants(preset: str, folder: Path, fc_width: int, threads: int) -> list[tup
         ('ONNX Runtime CPU INT8 (fc)', load_backend(int8, 'onnxruntime', providers=cpu,
                                                     threads=threads), onnx_weight_bytes(int8)),
     ]
-    if cuda_device_count():
-        fp16 = export_checkpoint(ckpt, folder / f'{preset}.fp16.onnx', fp16=True).path
+    if not cuda_device_count():
+        return out
+    fp16 = export_checkpoint(ckpt, folder / f'{preset}.fp16.onnx', fp16=True).path
+    if torch.cuda.is_available():  # the driver's GPU, if this PyTorch build can use it
         out += [
             ('PyTorch CUDA FP32', load_backend(ckpt, 'torch', device='cuda',
                                                cuda_graphs=False), 4 * params),
@@ -104,18 +106,16 @@ def variants(preset: str, folder: Path, fc_width: int, threads: int) -> list[tup
                                                         precision='fp16', cuda_graphs=True),
              2 * params),
         ]
-        ort, _ = try_import('onnxruntime')
-        if 'CUDAExecutionProvider' in ort.get_available_providers():
-            out.append(('ONNX Runtime CUDA FP32',
-                        load_backend(fp32, 'onnxruntime', providers=['CUDAExecutionProvider']),
-                        4 * params))
-        trt, _ = try_import('tensorrt')
-        if trt is not None:
-            cache = folder / 'engines'
-            out += [('TensorRT FP32', load_backend(fp32, 'tensorrt', cache_dir=cache),
-                     4 * params),
-                    ('TensorRT FP16', load_backend(fp16, 'tensorrt', cache_dir=cache),
-                     2 * params)]
+    ort, _ = try_import('onnxruntime')
+    if 'CUDAExecutionProvider' in ort.get_available_providers():
+        out.append(('ONNX Runtime CUDA FP32',
+                    load_backend(fp32, 'onnxruntime', providers=['CUDAExecutionProvider']),
+                    4 * params))
+    trt, _ = try_import('tensorrt')
+    if trt is not None:
+        cache = folder / 'engines'
+        out += [('TensorRT FP32', load_backend(fp32, 'tensorrt', cache_dir=cache), 4 * params),
+                ('TensorRT FP16', load_backend(fp16, 'tensorrt', cache_dir=cache), 2 * params)]
     return out
 
 

@@ -188,3 +188,54 @@ def test_dds_latency_script_writes_table_and_plot(tmp_path):
                '--coarse-fc-width', '32', timeout_s=180.0)
     markdown = assert_report(tmp_path, 'dds_latency', 'node inference median')
     assert '| nyu | 640x480 | 74x55 | 2/2 |' in markdown
+
+
+def test_gpu_check_without_a_gpu_says_skipped(tmp_path):
+    """The driver is a stand-in that reports no GPU (compiled here), whatever this machine has."""
+    import os
+    from trt_doubles import build_stub_driver
+    library = build_stub_driver(tmp_path / 'driver')
+    if library is None:
+        pytest.skip('no C compiler to build the stand-in CUDA driver')
+    env = dict(os.environ, LD_LIBRARY_PATH=str(library.parent), STUB_CUDA_COUNT='0',
+               PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / 'gpu_check.py')], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout.startswith('skipped: no CUDA GPU (the CUDA driver (libcuda.so.1) '
+                                  'reports no GPU')
+
+
+def test_gpu_check_memory_paths_on_the_cuda_python_double(monkeypatch, capsys):
+    """
+    The memory-path check, with cuda-python's strict double (host memory as device memory).
+
+    The stand-in engine's device-to-device copy is a memmove here (the GPU run uses the CUDA
+    driver's); a copy that misses a byte must fail the check.
+    """
+    import ctypes
+    from trt_doubles import fake_cudart, install_doubles
+    import torch
+    modules = {}
+    install_doubles(modules, cudart=fake_cudart()[0])
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    gpu_check = load('gpu_check')
+    image = np.random.default_rng(1).normal(size=(1, 3, 8, 12)).astype(np.float32)
+
+    def copy(dst, src, nbytes, stream):
+        ctypes.memmove(dst, src, nbytes)
+
+    checks = gpu_check.Checks()
+    gpu_check.check_memory_paths(checks, image, (1, 1, 4, 6), copy)
+    out = capsys.readouterr().out
+    assert checks.failed == 0, out
+    assert 'PASS  TensorRT memory path cuda-python: bytes read back equal the input' in out
+    if not torch.cuda.is_available():
+        assert 'SKIP  TensorRT memory path torch: memory torch asked for' in out
+
+    def short_copy(dst, src, nbytes, stream):
+        ctypes.memmove(dst, src, nbytes - 1)
+
+    gpu_check.check_memory_paths(checks, image, (1, 1, 4, 6), short_copy)
+    assert checks.failed == 1 and '1 of 24 values differ' in capsys.readouterr().out

@@ -289,17 +289,18 @@ def _fake_trt_module(major: int) -> types.SimpleNamespace:
     (11, 'fp32', 'auto', 'fp32'),
 ])
 def test_engine_precision_follows_the_tensorrt_version(major, onnx_precision, asked, expected):
-    from msdepth_ros.inference.tensorrt_backend import _engine_precision
+    from msdepth_ros.inference.tensorrt_backend import resolve_engine_precision
     trt = _fake_trt_module(major)
-    assert _engine_precision(trt, asked, onnx_precision, None, Path('m.onnx')) == expected
+    assert resolve_engine_precision(trt, asked, onnx_precision, None, Path('m.onnx')) == expected
 
 
 def test_tensorrt_11_needs_an_fp16_onnx_for_fp16():
-    from msdepth_ros.inference.tensorrt_backend import _engine_precision
+    from msdepth_ros.inference.tensorrt_backend import resolve_engine_precision
     with pytest.raises(BackendError, match='--fp16'):
-        _engine_precision(_fake_trt_module(11), 'fp16', 'fp32', None, Path('m.onnx'))
+        resolve_engine_precision(_fake_trt_module(11), 'fp16', 'fp32', None, Path('m.onnx'))
     with pytest.raises(BackendError, match='ONNX Runtime only'):
-        _engine_precision(_fake_trt_module(10), 'auto', 'int8', None, Path('m.onnx'))
+        resolve_engine_precision(_fake_trt_module(10), 'auto', 'int8', None, Path('m.onnx'))
     with pytest.raises(BackendError, match='DLA runs FP16'):
-        _engine_precision(_fake_trt_module(10), 'fp32', 'fp32', 0, Path('m.onnx'))
-    assert _engine_precision(_fake_trt_module(10), 'auto', 'fp32', 0, Path('m.onnx')) == 'fp16'
+        resolve_engine_precision(_fake_trt_module(10), 'fp32', 'fp32', 0, Path('m.onnx'))
+    trt10 = _fake_trt_module(10)
+    assert resolve_engine_precision(trt10, 'auto', 'fp32', 0, Path('m.onnx')) == 'fp16'

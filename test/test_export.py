@@ -173,3 +173,48 @@ def test_cli_bad_options_exit_2(checkpoint, capsys):
             main([str(checkpoint), *args])
         assert info.value.code == 2
     assert 'must end with .onnx' in capsys.readouterr().err
+
+
+def test_tensorrt_export_on_a_dla_core_without_fp16(checkpoint, tmp_path, monkeypatch, capsys):
+    """
+    ``--tensorrt --dla-core N`` without ``--fp16`` builds FP16 (DLA runs FP16), as the node does.
+
+    TensorRT, cuda-python and the GPU cannot exist here: TensorRT and cuda-python are the strict
+    doubles of ``trt_doubles`` and the CUDA driver a stand-in library compiled for the test.
+    """
+    import sys
+    from msdepth_ros.inference import devices
+    from trt_doubles import build_stub_driver, fake_cudart, fake_tensorrt, install_doubles
+    library = build_stub_driver(tmp_path / 'driver')
+    if library is None:
+        pytest.skip('no C compiler to build the stand-in CUDA driver')
+    monkeypatch.setattr(devices, 'DRIVER_LIBRARIES', (str(library),))
+    monkeypatch.setenv('STUB_CUDA_COUNT', '1')
+    monkeypatch.setenv('STUB_CUINIT_ERROR', '0')
+    monkeypatch.setitem(sys.modules, 'cuda', None)  # cuda-python only where the test puts it
+
+    def install(version):
+        trt, calls = fake_tensorrt(version, dla_cores=2)
+        modules = {}
+        install_doubles(modules, trt, fake_cudart()[0])
+        for name, module in modules.items():
+            monkeypatch.setitem(sys.modules, name, module)
+        return trt, calls
+
+    trt, calls = install('10.3.0')
+    args = [str(checkpoint), '-o', str(tmp_path / 'm.onnx'), '--scenes', '0', '--tensorrt',
+            '--dla-core', '0', '--engine-cache', str(tmp_path / 'engines')]
+    assert main(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert 'fp16, dla:0' in out
+    assert ('set_flag', trt.BuilderFlag.FP16) in calls
+    assert ('IBuilderConfig.DLA_core', 0) in calls
+    # TensorRT 11 has no FP16 flag: refused before any export, naming the fix.
+    install('11.1.0')
+    args[2] = str(tmp_path / 'never.onnx')
+    assert main(args) == 2
+    assert 'export with msdepth-export --fp16' in capsys.readouterr().err
+    assert not (tmp_path / 'never.onnx').exists()
+    args[2] = str(tmp_path / 'm11.onnx')
+    assert main([*args, '--fp16']) == 0, capsys.readouterr().err
+    assert 'fp16, dla:0' in capsys.readouterr().out

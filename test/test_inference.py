@@ -152,9 +152,10 @@ def test_auto_skips_tensorrt_without_a_gpu(models, monkeypatch):
     imports; the GPU's absence is real.
     """
     monkeypatch.setitem(sys.modules, 'tensorrt', types.SimpleNamespace(__version__='10.9.0'))
-    name, reason = choose_backend(models['kitti'][1])
+    name, reason, warnings = choose_backend(models['kitti'][1])
     assert name == 'onnxruntime'
     assert 'TensorRT 10.9.0 imports but no CUDA GPU is present' in reason
+    assert warnings == []  # no driver here at all: nothing was passed over
 
 
 def test_onnxruntime_session_settings(models):

@@ -53,7 +53,9 @@ class BackendInfo:
     """
     What a backend runs on, for logs and diagnostics.
 
-    ``reason`` says why this backend was chosen (``auto``) or that it was asked for.
+    ``reason`` says why this backend was chosen (``auto``) or that it was asked for;
+    ``warnings`` has one sentence per GPU backend that ``auto`` passed over while a GPU exists
+    or might (empty where there is no GPU, or when a backend was asked for by name).
     """
 
     name: str
@@ -62,6 +64,7 @@ class BackendInfo:
     model_path: str
     details: dict[str, Any] = field(default_factory=dict)
     reason: str = ''
+    warnings: tuple[str, ...] = ()
 
 
 class Backend(abc.ABC):
@@ -127,34 +130,84 @@ def model_kind(path: Path) -> str:
     return kind
 
 
-def choose_backend(path: Path) -> tuple[str, str]:
+def choose_backend(path: Path, memory: str = 'auto') -> tuple[str, str, list[str]]:
     """
     Pick the backend that ``auto`` uses for ``path``, and say why.
 
-    A checkpoint runs on PyTorch; an engine on TensorRT; an ONNX file on TensorRT where it
-    imports and a CUDA GPU is present, else on ONNX Runtime (which picks its best provider).
-    Returns ``(backend name, reason)``; ``BackendError`` when nothing here can run the file.
+    A checkpoint runs on PyTorch; an engine on TensorRT; an ONNX file on TensorRT where a
+    supported TensorRT imports, the CUDA driver reports a GPU and a memory path for TensorRT's
+    buffers is present (``memory``: see ``devices.choose_memory_path``), else on ONNX Runtime
+    (which picks its best provider).
+
+    Returns
+    -------
+    ``(backend name, reason, warnings)``: ``warnings`` says why TensorRT was passed over where
+    a GPU exists or might. ``BackendError`` when nothing here can run the file.
+
     """
-    from msdepth_ros.inference.devices import cuda_device_count, try_import
+    from msdepth_ros.inference.devices import (choose_memory_path, probe_gpus,
+                                               tensorrt_version_problem, try_import)
 
     kind = model_kind(path)
     if kind == 'checkpoint':
-        return 'torch', 'auto: a .pt checkpoint runs on PyTorch'
+        return 'torch', 'auto: a .pt checkpoint runs on PyTorch', []
     if kind == 'engine':
-        return 'tensorrt', 'auto: a serialized engine runs on TensorRT only'
+        return 'tensorrt', 'auto: a serialized engine runs on TensorRT only', []
+    gpus = probe_gpus()
     trt, why_not_trt = try_import('tensorrt')
     if trt is not None:
-        gpus = cuda_device_count()
-        if gpus:
-            return 'tensorrt', (f'auto: TensorRT {trt.__version__} imports and {gpus} CUDA '
-                                'GPU(s) are present')
-        why_not_trt = f'TensorRT {trt.__version__} imports but no CUDA GPU is present'
+        version = trt.__version__
+        why_not_trt = tensorrt_version_problem(version)
+        if not why_not_trt and not gpus.count:
+            why_not_trt = f'TensorRT {version} imports but no CUDA GPU is present'
+        if not why_not_trt:
+            memory_kind, why_memory = choose_memory_path(memory)
+            if memory_kind is not None:
+                return 'tensorrt', (f'auto: TensorRT {version} imports, {gpus.describe()}, '
+                                    f'buffers from {memory_kind}'), []
+            why_not_trt = f'TensorRT {version} cannot hold GPU buffers: {why_memory}'
+    warnings = [f'tensorrt passed over: {gpus.describe()} but {why_not_trt}'] \
+        if gpus.maybe else []
     ort, why_not_ort = try_import('onnxruntime')
     if ort is not None:
-        return 'onnxruntime', f'auto: {why_not_trt}; ONNX Runtime {ort.__version__} is used'
+        return ('onnxruntime', f'auto: {why_not_trt}; ONNX Runtime {ort.__version__} is used',
+                warnings)
     raise BackendError(f'{path}: no backend here can run an ONNX model: {why_not_trt}; '
                        f'{why_not_ort}. Install onnxruntime, or run the .pt checkpoint with '
                        'the torch backend')
+
+
+def gpu_warnings_after_load(loaded: Backend, options: dict[str, Any]) -> list[str]:
+    """
+    Say why a backend that ``auto`` loaded runs on the CPU of a machine with a GPU.
+
+    ONNX Runtime without a CUDA provider (the CPU wheel), or one that could not start it, and
+    PyTorch without CUDA. Nothing when the CPU was asked for in ``options`` or no GPU exists.
+    """
+    from msdepth_ros.inference.devices import probe_gpus, torch_cuda_problem
+    info = loaded.info
+    if info.name == 'onnxruntime' and info.device == 'CPUExecutionProvider' \
+            and not options.get('providers'):
+        gpus = probe_gpus()
+        if not gpus.maybe:
+            return []
+        import onnxruntime as ort
+        available = ort.get_available_providers()
+        if 'CUDAExecutionProvider' not in available:
+            why = (f'this ONNX Runtime {ort.__version__} build has no CUDA provider (it has '
+                   f'{", ".join(available)}; install onnxruntime-gpu instead of onnxruntime)')
+        elif not gpus.count:
+            why = 'the driver gives it no GPU to run on'
+        else:
+            why = ('ONNX Runtime could not start its CUDA provider (CUDA or cuDNN libraries '
+                   'missing or of another version?) and runs on the CPU')
+        return [f'onnxruntime CUDA provider passed over: {gpus.describe()} but {why}']
+    if info.name == 'torch' and info.device == 'cpu' and options.get('device', 'auto') == 'auto':
+        gpus = probe_gpus()
+        if gpus.maybe:
+            return [f'torch CUDA passed over: {gpus.describe()} but '
+                    f'{torch_cuda_problem() or "PyTorch chose the CPU"}']
+    return []
 
 
 def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
@@ -169,14 +222,16 @@ def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
         (``.engine``, ``.plan``).
     backend:
         One of ``BACKEND_NAMES``; ``auto`` picks by file type and what is installed
-        (``choose_backend``) and records why in ``info.reason``.
+        (``choose_backend``) and records why in ``info.reason``, and in ``info.warnings``
+        why it passed over a GPU backend.
     options:
         ``preset``: the preset name the model must serve (a mismatch is an error); the
         rest go to the backend: ``torch``: ``device``, ``precision``, ``cuda_graphs``,
         ``threads``; ``onnxruntime``: ``providers``, ``threads``, ``device_index``,
         ``cache_dir``; ``tensorrt``: ``device_index``, ``precision``, ``workspace_mib``,
-        ``optimization_level``, ``dla_core``, ``cache_dir``, ``timing_cache``. Options that
-        do not apply to the chosen backend are ignored under ``auto``.
+        ``optimization_level``, ``dla_core``, ``cache_dir``, ``timing_cache``, ``memory``
+        (``auto``, ``torch``, ``cuda-python``). Options that do not apply to the chosen backend
+        are ignored under ``auto``.
 
     Returns
     -------
@@ -192,8 +247,10 @@ def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
         raise BackendError(f'{path}: not a file')
     kind = model_kind(path)
     want_preset = options.pop('preset', None)
-    if backend == 'auto':
-        backend, reason = choose_backend(path)
+    auto = backend == 'auto'
+    warnings: list[str] = []
+    if auto:
+        backend, reason, warnings = choose_backend(path, options.get('memory', 'auto'))
         options = options_for(backend, options)
     else:
         reason = f'{backend}: asked for'
@@ -204,7 +261,9 @@ def load_backend(model_path: str | os.PathLike, backend: str = 'auto',
         loaded.close()
         raise BackendError(f'{path}: the model serves preset {loaded.preset.name!r}, not the '
                            f'requested {want_preset!r}')
-    loaded.info = replace(loaded.info, reason=reason)
+    if auto:
+        warnings += gpu_warnings_after_load(loaded, options)
+    loaded.info = replace(loaded.info, reason=reason, warnings=tuple(warnings))
     return loaded
 
 
@@ -213,7 +272,7 @@ BACKEND_OPTIONS = {
     'torch': {'device', 'precision', 'cuda_graphs', 'threads'},
     'onnxruntime': {'providers', 'threads', 'device_index', 'cache_dir'},
     'tensorrt': {'device_index', 'precision', 'workspace_mib', 'optimization_level',
-                 'dla_core', 'cache_dir', 'timing_cache'},
+                 'dla_core', 'cache_dir', 'timing_cache', 'memory'},
 }
 
 

@@ -20,8 +20,10 @@ The engine comes from the exported ONNX (built on first use and cached) or from 
 engine file with the JSON the cache writes beside it.
 
 Runs with the named-tensor API (``set_tensor_address`` + ``execute_async_v3``) on a
-non-default CUDA stream, which TensorRT 10 and 11 share. Device memory comes from PyTorch CUDA
-tensors where torch is installed, else from cuda-python. Precision differs by version:
+non-default CUDA stream, which TensorRT 10 and 11 share (older versions are refused with the
+versions supported; ``devices.tensorrt_version_problem``). Device memory comes from PyTorch CUDA
+tensors where PyTorch has CUDA, else from cuda-python (``gpu_memory``; the ``memory`` option
+forces one). Precision differs by version:
 TensorRT 10 builds FP16 from an FP32 ONNX with ``BuilderFlag.FP16``; TensorRT 11 removed the
 precision flags (every network is strongly typed), so FP16 comes from an FP16 ONNX
 (``msdepth-export --fp16``). On a Jetson, ``dla_core`` puts the network on a DLA core with GPU
@@ -33,15 +35,16 @@ a CUDA GPU; ``benchmarks/gpu_check.py`` exercises it where one is present.
 
 from __future__ import annotations
 
-import ctypes
 import json
 from pathlib import Path
 from typing import Any
 
 from msdepth_ros.inference.backend import Backend, BackendError, BackendInfo
+from msdepth_ros.inference.devices import MEMORY_PATHS
 from msdepth_ros.inference.engine_cache import (BuildSettings, default_cache_dir, DeviceIdentity,
                                                 EngineBuildError, EngineCache,
                                                 EngineDeserializeError, sidecar_path)
+from msdepth_ros.inference.gpu_memory import device_identity, open_memory
 from msdepth_ros.inference.onnx_model import (check_io_shapes, INPUT_NAME, OUTPUT_NAME,
                                               parse_metadata, read_onnx_file)
 import numpy as np
@@ -50,12 +53,15 @@ TRT_PRECISIONS = ('auto', 'fp32', 'fp16')
 
 
 def import_tensorrt() -> Any:
-    """Import ``tensorrt``, or raise ``BackendError`` saying why it is unavailable."""
-    from msdepth_ros.inference.devices import try_import
+    """Import a supported ``tensorrt`` (10.x, 11.x), or raise ``BackendError`` saying why not."""
+    from msdepth_ros.inference.devices import tensorrt_version_problem, try_import
     trt, why = try_import('tensorrt')
     if trt is None:
         raise BackendError(f'backend tensorrt: {why}; install TensorRT (pip install tensorrt, '
                            'or JetPack on a Jetson) or use the onnxruntime backend')
+    problem = tensorrt_version_problem(trt.__version__)
+    if problem:
+        raise BackendError(f'backend tensorrt: {problem}')
     return trt
 
 
@@ -74,12 +80,15 @@ class TensorRTRuntime:
         The imported ``tensorrt`` module.
     device_index:
         CUDA device to build for and run on.
+    memory:
+        The memory path (``torch`` or ``cuda-python``) that names the GPU.
 
     """
 
-    def __init__(self, trt: Any, device_index: int = 0) -> None:
+    def __init__(self, trt: Any, device_index: int = 0, memory: str = 'torch') -> None:
         self.trt = trt
         self.device_index = device_index
+        self.memory = memory
         self.logger = trt.Logger(trt.Logger.WARNING)
         self._runtime: Any = None
 
@@ -88,19 +97,8 @@ class TensorRTRuntime:
         return str(self.trt.__version__)
 
     def device_identity(self) -> DeviceIdentity:
-        """Name and compute capability of the GPU, from torch or cuda-python."""
-        try:
-            import torch
-        except ImportError:
-            torch = None
-        if torch is not None and torch.cuda.is_available():
-            major, minor = torch.cuda.get_device_capability(self.device_index)
-            return DeviceIdentity(torch.cuda.get_device_name(self.device_index),
-                                  f'{major}.{minor}')
-        cudart = _import_cudart()
-        props = _check_cuda(cudart, cudart.cudaGetDeviceProperties(self.device_index))[0]
-        name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
-        return DeviceIdentity(name.rstrip('\x00'), f'{props.major}.{props.minor}')
+        """Name and compute capability of the GPU, through the memory path."""
+        return device_identity(self.memory, self.device_index)
 
     def build(self, onnx_bytes: bytes, settings: BuildSettings,
               timing_cache: bytes | None) -> tuple[bytes, bytes | None]:
@@ -181,6 +179,9 @@ class TensorRTBackend(Backend):
         Engine cache folder (``engine_cache.default_cache_dir()`` when None).
     timing_cache:
         Keep a timing cache beside the engines.
+    memory:
+        Where the buffers come from: ``auto`` (PyTorch CUDA, else cuda-python), ``torch`` or
+        ``cuda-python`` (``devices.MEMORY_PATHS``); ``info.details['memory']`` says which ran.
     toolkit:
         The TensorRT seam (``TensorRTRuntime`` when None).
 
@@ -189,25 +190,43 @@ class TensorRTBackend(Backend):
     def __init__(self, model_path: Path, device_index: int = 0, precision: str = 'auto',
                  workspace_mib: int = 1024, optimization_level: int = 3,
                  dla_core: int | None = None, cache_dir: str | Path | None = None,
-                 timing_cache: bool = True, toolkit: Any = None) -> None:
+                 timing_cache: bool = True, memory: str = 'auto', toolkit: Any = None) -> None:
+        from msdepth_ros.inference.devices import choose_memory_path, probe_gpus
         trt = import_tensorrt()
         if precision not in TRT_PRECISIONS:
             raise BackendError(f'backend tensorrt: precision must be one of {TRT_PRECISIONS}, '
                                f'got {precision!r}')
-        from msdepth_ros.inference.devices import cuda_device_count
-        if cuda_device_count() <= device_index:
+        if memory not in MEMORY_PATHS:
+            raise BackendError(f'backend tensorrt: memory must be one of {MEMORY_PATHS}, got '
+                               f'{memory!r}')
+        gpus = probe_gpus()
+        if gpus.count <= device_index:
             raise BackendError(f'{model_path}: backend tensorrt: no CUDA device {device_index} '
-                               f'(found {cuda_device_count()})')
+                               f'({gpus.describe()})')
+        memory_kind, why = choose_memory_path(memory)
+        if memory_kind is None:
+            raise BackendError(f'{model_path}: backend tensorrt: {why}')
         self._trt = trt
-        _select_device(device_index)
-        toolkit = toolkit or TensorRTRuntime(trt, device_index)
+        self._memory = open_memory(memory_kind, device_index)
+        try:
+            self._load(model_path, trt, device_index, precision, workspace_mib,
+                       optimization_level, dla_core, cache_dir, timing_cache,
+                       toolkit or TensorRTRuntime(trt, device_index, memory_kind))
+        except BaseException:
+            self.close()
+            raise
+        self.info.details['memory_choice'] = why
+
+    def _load(self, model_path: Path, trt: Any, device_index: int, precision: str,
+              workspace_mib: int, optimization_level: int, dla_core: int | None,
+              cache_dir: str | Path | None, timing_cache: bool, toolkit: Any) -> None:
         details: dict[str, Any] = {'tensorrt': trt.__version__,
                                    'strongly_typed_only': not has_precision_flags(trt)}
         if model_path.suffix == '.onnx':
             onnx_bytes, meta = read_onnx_file(model_path)
             settings = BuildSettings(
-                precision=_engine_precision(trt, precision, meta.precision, dla_core,
-                                            model_path),
+                precision=resolve_engine_precision(trt, precision, meta.precision, dla_core,
+                                                   model_path),
                 workspace_bytes=int(workspace_mib) << 20,
                 optimization_level=optimization_level, dla_core=dla_core,
                 timing_cache=timing_cache)
@@ -235,22 +254,20 @@ class TensorRTBackend(Backend):
         if self._context is None:
             raise BackendError(f'{engine_path}: TensorRT could not create an execution context '
                                '(out of GPU memory?)')
-        shapes = {'inputs': {}, 'outputs': {}}
+        shapes: dict[str, dict[str, tuple[int, ...]]] = {'inputs': {}, 'outputs': {}}
         dtypes = {}
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
             kind = 'inputs' if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT \
                 else 'outputs'
             shapes[kind][name] = tuple(engine.get_tensor_shape(name))
-            dtypes[name] = engine.get_tensor_dtype(name)
+            dtypes[name] = _numpy_dtype(trt, engine.get_tensor_dtype(name), engine_path)
         check_io_shapes(meta, shapes['inputs'], shapes['outputs'], engine_path)
-        try:
-            self._memory = _TorchMemory(trt, device_index)
-        except ImportError:
-            self._memory = _CudaPythonMemory(trt, device_index)
-        self._memory.allocate(self._context, {INPUT_NAME: (self.input_shape, dtypes[INPUT_NAME]),
-                                              OUTPUT_NAME: ((1, 1, *self.output_shape),
-                                                            dtypes[OUTPUT_NAME])})
+        addresses = self._memory.allocate({
+            INPUT_NAME: (self.input_shape, dtypes[INPUT_NAME]),
+            OUTPUT_NAME: ((1, 1, *self.output_shape), dtypes[OUTPUT_NAME])})
+        for name, address in addresses.items():
+            self._context.set_tensor_address(name, address)
         details.update(memory=self._memory.kind, dla_core=dla_core,
                        model_config=meta.model_config)
         gpu = toolkit.device_identity()
@@ -262,7 +279,8 @@ class TensorRTBackend(Backend):
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Run the engine on one preprocessed input (see ``Backend.predict``)."""
         self.check_input(image)
-        return self._memory.run(self._context, image)[0, 0]
+        return self._memory.run(self._context.execute_async_v3, {INPUT_NAME: image},
+                                OUTPUT_NAME)[0, 0]
 
     def close(self) -> None:
         """Free device memory, the context and the engine."""
@@ -299,8 +317,16 @@ def _engine_description(path: Path) -> tuple[Any, dict[str, Any]]:
         raise BackendError(f'{side}: unreadable engine description: {exc}') from None
 
 
-def _engine_precision(trt: Any, precision: str, onnx_precision: str, dla_core: int | None,
-                      path: Path) -> str:
+def resolve_engine_precision(trt: Any, precision: str, onnx_precision: str,
+                             dla_core: int | None, path: Path) -> str:
+    """
+    Decide the engine precision for ``precision`` (``auto``, ``fp32``, ``fp16``).
+
+    ``auto`` is the ONNX file's precision, and FP16 on a DLA core (DLA runs FP16 or INT8 only).
+    TensorRT 11 has no precision flags, so there the ONNX must already be the precision asked
+    for; ``BackendError`` otherwise. The node (through this backend) and
+    ``msdepth-export --tensorrt`` both decide here.
+    """
     if onnx_precision == 'int8':
         raise BackendError(f'{path}: an INT8 (dynamically quantized) ONNX runs on ONNX '
                            'Runtime only; build TensorRT engines from the FP32 or FP16 export')
@@ -316,137 +342,10 @@ def _engine_precision(trt: Any, precision: str, onnx_precision: str, dla_core: i
     return precision
 
 
-# -- device memory ------------------------------------------------------------------------------
-
-
-class _TorchMemory:
-    """Pinned host and CUDA device buffers from PyTorch, on a non-default stream."""
-
-    kind = 'torch'
-
-    def __init__(self, trt: Any, device_index: int) -> None:
-        import torch
-        if not torch.cuda.is_available():
-            raise ImportError('this PyTorch has no CUDA')
-        self._torch = torch
-        self._trt = trt
-        self._device = torch.device('cuda', device_index)
-        self._stream = torch.cuda.Stream(device=self._device)
-
-    def allocate(self, context: Any, tensors: dict[str, tuple[tuple[int, ...], Any]]) -> None:
-        torch = self._torch
-        self._dev = {}
-        for name, (shape, trt_dtype) in tensors.items():
-            tensor = torch.empty(shape, dtype=_torch_dtype(torch, self._trt, trt_dtype),
-                                 device=self._device)
-            context.set_tensor_address(name, tensor.data_ptr())
-            self._dev[name] = tensor
-        self._host_in = torch.empty(tensors[INPUT_NAME][0], dtype=torch.float32,
-                                    pin_memory=True)
-        self._host_out = torch.empty(tensors[OUTPUT_NAME][0], dtype=torch.float32,
-                                     pin_memory=True)
-
-    def run(self, context: Any, image: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        with torch.cuda.stream(self._stream):
-            self._host_in.numpy()[...] = image
-            self._dev[INPUT_NAME].copy_(self._host_in, non_blocking=True)
-            if not context.execute_async_v3(self._stream.cuda_stream):
-                raise BackendError('TensorRT execute_async_v3 failed (see its log)')
-            self._host_out.copy_(self._dev[OUTPUT_NAME], non_blocking=True)
-        self._stream.synchronize()
-        return self._host_out.numpy()
-
-    def free(self) -> None:
-        self._dev = {}
-
-
-class _CudaPythonMemory:
-    """Pinned host and device buffers from cuda-python, where torch is absent."""
-
-    kind = 'cuda-python'
-
-    def __init__(self, trt: Any, device_index: int) -> None:
-        self._cudart = _import_cudart()
-        self._trt = trt
-        _check_cuda(self._cudart, self._cudart.cudaSetDevice(device_index))
-        self._stream = _check_cuda(self._cudart, self._cudart.cudaStreamCreateWithFlags(
-            self._cudart.cudaStreamNonBlocking))[0]
-        self._allocations: list[tuple[str, int]] = []
-
-    def allocate(self, context: Any, tensors: dict[str, tuple[tuple[int, ...], Any]]) -> None:
-        cudart = self._cudart
-        self._dev: dict[str, int] = {}
-        self._host: dict[str, np.ndarray] = {}
-        for name, (shape, trt_dtype) in tensors.items():
-            dtype = np.dtype(self._trt.nptype(trt_dtype))
-            nbytes = int(np.prod(shape)) * dtype.itemsize
-            dev = int(_check_cuda(cudart, cudart.cudaMalloc(nbytes))[0])
-            self._allocations.append(('device', dev))
-            host_ptr = int(_check_cuda(cudart, cudart.cudaMallocHost(nbytes))[0])
-            self._allocations.append(('host', host_ptr))
-            buf = (ctypes.c_byte * nbytes).from_address(host_ptr)
-            self._host[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
-            context.set_tensor_address(name, dev)
-            self._dev[name] = dev
-
-    def run(self, context: Any, image: np.ndarray) -> np.ndarray:
-        cudart = self._cudart
-        host_in, host_out = self._host[INPUT_NAME], self._host[OUTPUT_NAME]
-        host_in[...] = image  # casts to the engine's input type (FP16 engines from FP16 ONNX)
-        _check_cuda(cudart, cudart.cudaMemcpyAsync(
-            self._dev[INPUT_NAME], host_in.ctypes.data, host_in.nbytes,
-            cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self._stream))
-        if not context.execute_async_v3(int(self._stream)):
-            raise BackendError('TensorRT execute_async_v3 failed (see its log)')
-        _check_cuda(cudart, cudart.cudaMemcpyAsync(
-            host_out.ctypes.data, self._dev[OUTPUT_NAME], host_out.nbytes,
-            cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, self._stream))
-        _check_cuda(cudart, cudart.cudaStreamSynchronize(self._stream))
-        return host_out.astype(np.float32, copy=False)
-
-    def free(self) -> None:
-        cudart = self._cudart
-        for kind, ptr in self._allocations:
-            (cudart.cudaFree if kind == 'device' else cudart.cudaFreeHost)(ptr)
-        self._allocations = []
-        cudart.cudaStreamDestroy(self._stream)
-
-
-def _select_device(device_index: int) -> None:
-    """Make ``device_index`` the current CUDA device (TensorRT builds and runs there)."""
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.set_device(device_index)
-        return
-    cudart = _import_cudart()
-    _check_cuda(cudart, cudart.cudaSetDevice(device_index))
-
-
-def _import_cudart() -> Any:
-    try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart  # older cuda-python
-        except ImportError:
-            raise BackendError('backend tensorrt: needs PyTorch with CUDA or cuda-python for '
-                               'GPU memory; install one of them') from None
-    return cudart
-
-
-def _check_cuda(cudart: Any, result: Any) -> tuple[Any, ...]:
-    err, *values = result if isinstance(result, tuple) else (result,)
-    if err != cudart.cudaError_t.cudaSuccess:
-        raise BackendError(f'CUDA error: {err}')
-    return tuple(values)
-
-
-def _torch_dtype(torch: Any, trt: Any, trt_dtype: Any) -> Any:
-    table = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}
+def _numpy_dtype(trt: Any, trt_dtype: Any, path: Path) -> np.dtype:
+    # Not trt.nptype: in some TensorRT releases its table names np.bool, which numpy 1.24-1.26
+    # lack, so it raises for every type there.
+    table = {trt.DataType.FLOAT: np.dtype(np.float32), trt.DataType.HALF: np.dtype(np.float16)}
     if trt_dtype not in table:
-        raise BackendError(f'engine tensor type {trt_dtype} is not float32 or float16')
+        raise BackendError(f'{path}: engine tensor type {trt_dtype} is not float32 or float16')
     return table[trt_dtype]

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     trt.add_argument('--tensorrt', action='store_true',
                      help='build the TensorRT engine through the engine cache and check it')
     trt.add_argument('--precision', choices=('auto', 'fp32', 'fp16'), default='auto',
-                     help='engine precision (auto: fp16 when --fp16 is given, else fp32)')
+                     help='engine precision (auto: fp16 when --fp16 is given or on a DLA core, '
+                     'else fp32)')
     trt.add_argument('--engine-cache', type=Path, default=None,
                      help='engine cache folder (default: $MSDEPTH_ENGINE_CACHE or '
                      '~/.cache/msdepth_ros/engines)')
@@ -107,10 +108,15 @@ def _run(args: argparse.Namespace, output: Path) -> int:
 
     if not args.checkpoint.is_file():
         raise BackendError(f'{args.checkpoint}: no such checkpoint file')
+    engine_precision = engine_source_precision = None
     if args.tensorrt:
-        # Fail before the export, not after minutes of it.
-        from msdepth_ros.inference.tensorrt_backend import import_tensorrt
-        import_tensorrt()
+        # Fail before the export, not after minutes of it: TensorRT, and the precision the
+        # engine gets, decided as the node decides it (fp16 on a DLA core; from the ONNX on 11).
+        from msdepth_ros.inference.tensorrt_backend import (import_tensorrt,
+                                                            resolve_engine_precision)
+        engine_source_precision = 'fp16' if args.fp16 and args.precision != 'fp32' else 'fp32'
+        engine_precision = resolve_engine_precision(
+            import_tensorrt(), args.precision, engine_source_precision, args.dla_core, output)
     results = [export_checkpoint(args.checkpoint, output)]
     print(describe(results[0]))
     fp16_path = int8_path = None
@@ -139,10 +145,8 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         _report_int8(fp32, int8, frames or scenes_for(reference.preset, 1),
                      args.timing_frames)
     if args.tensorrt:
-        precision = args.precision
-        if precision == 'auto':
-            precision = 'fp16' if args.fp16 else 'fp32'
-        source = fp16_path if precision == 'fp16' and fp16_path is not None else output
+        precision = engine_precision
+        source = fp16_path if engine_source_precision == 'fp16' else output
         engine = load_backend(source, 'tensorrt', precision=precision,
                               cache_dir=args.engine_cache, workspace_mib=args.workspace_mib,
                               optimization_level=args.opt_level, dla_core=args.dla_core)
