@@ -26,6 +26,7 @@ The depth node as a ROS user meets it, on ROS's and Fast DDS's defaults, over re
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -199,5 +200,36 @@ def test_without_a_model_the_demo_model_runs_with_a_warning_and_two_sigints_end_
         client.wait_for(lambda: ('depth_node', '/bare') not in
                         client.node.get_node_names_and_namespaces(), TIMEOUT_S,
                         'the node to leave the graph')
+    finally:
+        node.stop()
+
+
+def test_auto_says_on_diagnostics_why_it_passed_over_a_gpu(tmp_path, client):
+    # A stand-in CUDA driver (a compiled libcuda.so.1 that reports one GPU; no machine here has
+    # a GPU) and no TensorRT: backend auto runs ONNX Runtime on the CPU and must say why.
+    from msdepth_ros.inference.export import export_checkpoint
+    from trt_doubles import build_stub_driver
+    library = build_stub_driver(tmp_path / 'driver')
+    if library is None:
+        pytest.skip('no C compiler to build the stand-in CUDA driver')
+    onnx_model = export_checkpoint(make_checkpoint(tmp_path / 'kitti.pt', 'kitti'),
+                                   tmp_path / 'kitti.onnx').path
+    node = NodeProcess('/gpu_auto', ['-p', f'model:={onnx_model}', '-p',
+                                     'diagnostics_period_s:=0.5'], tmp_path / 'node.log',
+                       env={'LD_LIBRARY_PATH': os.pathsep.join(
+                           filter(None, [str(library.parent), os.environ.get('LD_LIBRARY_PATH')])),
+                            'STUB_CUDA_COUNT': '1',
+                            'STUB_CUINIT_ERROR': '0'})
+    try:
+        client.watch('/diagnostics', DiagnosticArray)
+        try:
+            status = client.wait_diagnostics('/gpu_auto', timeout_s=TIMEOUT_S)
+        except AssertionError as exc:
+            raise AssertionError(f'{exc}\n{node.log()}') from None
+        assert status['backend'] == 'onnxruntime'
+        assert status['level'] == DiagnosticStatus.WARN[0]
+        assert 'tensorrt passed over: 1 CUDA GPU found but tensorrt is not installed' in \
+            status['message']
+        assert node.log_lines_with('tensorrt passed over')
     finally:
         node.stop()

@@ -151,10 +151,11 @@ def test_backend_options_are_those_the_backend_takes(tmp_path):
     assert options(backend='onnxruntime', threads=2) == {'threads': 2, 'device_index': 0}
     assert options(backend='torch', precision='fp32') == {'precision': 'fp32', 'threads': 0}
     assert options(backend='tensorrt', precision='fp16', dla_core=1,
-                   engine_cache_dir='/var/cache/engines') == {
+                   engine_cache_dir='/var/cache/engines', tensorrt_memory='cuda-python') == {
         'precision': 'fp16', 'device_index': 0, 'workspace_mib': 1024, 'dla_core': 1,
-        'cache_dir': '/var/cache/engines'}
-    assert set(options()) == {'precision', 'threads', 'device_index', 'workspace_mib'}
+        'cache_dir': '/var/cache/engines', 'memory': 'cuda-python'}
+    assert set(options()) == {'precision', 'threads', 'device_index', 'workspace_mib',
+                              'memory'}
     # The real backends take them: the defaults under auto, and each backend's own.
     checkpoint = make_checkpoint(tmp_path / 'model.pt')
     onnx_path = tmp_path / 'model.onnx'

@@ -35,6 +35,7 @@ from msdepth_ros.core.metrics import Crop, CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_D
 from msdepth_ros.core.presets import Preset, PRESETS
 from msdepth_ros.core.transforms import quaternion_to_matrix, rigid_transform
 from msdepth_ros.inference.backend import BACKEND_NAMES, options_for
+from msdepth_ros.inference.devices import MEMORY_PATHS
 import numpy as np
 
 # -- topics (relative, so that a namespace gives one node per camera) -----------------------------
@@ -151,6 +152,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'fall back to the GPU; -1: GPU only.', min_value=-1, max_value=7),
     ParamSpec('workspace_mib', 1024, 'tensorrt: builder workspace limit in MiB.',
               min_value=16, max_value=1 << 20),
+    ParamSpec('tensorrt_memory', 'auto', 'tensorrt: where the GPU buffers come from: auto '
+              '(PyTorch CUDA where it works, else cuda-python), torch or cuda-python. The '
+              'ready line and /diagnostics show the path in use.', choices=MEMORY_PATHS),
     ParamSpec('engine_cache_dir', '', "tensorrt (and ONNX Runtime's TensorRT provider): "
               'folder of the engine cache; empty: $MSDEPTH_ENGINE_CACHE, else '
               '~/.cache/msdepth_ros/engines.'),
@@ -254,6 +258,7 @@ class NodeConfig:
     device_index: int
     dla_core: int
     workspace_mib: int
+    tensorrt_memory: str
     engine_cache_dir: str
     min_depth_m: float
     max_depth_m: float
@@ -344,7 +349,8 @@ class NodeConfig:
         """
         options: dict[str, Any] = {'precision': self.precision, 'threads': self.threads,
                                    'device_index': self.device_index,
-                                   'workspace_mib': self.workspace_mib}
+                                   'workspace_mib': self.workspace_mib,
+                                   'memory': self.tensorrt_memory}
         if self.dla_core >= 0:
             options['dla_core'] = self.dla_core
         if self.engine_cache_dir:

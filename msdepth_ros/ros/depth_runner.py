@@ -350,6 +350,9 @@ class DepthRunner:
         subscribed = self._image_sub.subscription is not None
         static = [('backend', info.name), ('device', info.device),
                   ('precision', info.precision), ('model', info.model_path),
+                  *([('GPU buffers', str(info.details['memory']))]
+                    if 'memory' in info.details else []),
+                  ('backend chosen', info.reason),
                   ('preset', self._backend.preset.name),
                   ('input topic', self._image_sub.topic_name),
                   ('input reliability', f'{self._image_sub.mode}: '
