@@ -23,7 +23,10 @@ Starts ``depth.launch.py`` with ``config/kitti.yaml`` in the left colour camera'
 (``/kitti/camera_color_left``: ``image_raw`` and ``camera_info`` in, ``depth/image``,
 ``depth/camera_info``, ``points`` and ``depth/colorized`` out), then, when ``bag`` is given,
 ``ros2 bag play`` with ``/clock`` and the QoS override file ``config/kitti_bag_qos.yaml`` (so
-that ``/tf_static`` is latched), and RViz with ``rviz/kitti.rviz`` when ``rviz:=true``. Where
+that ``/tf_static`` is latched), and RViz with ``rviz/kitti.rviz`` when ``rviz:=true``. The
+bag player, a best-effort publisher of camera-size frames, gets the same Fast DDS profile as the
+node (``transport_profile``): for a best-effort publisher it is the publisher's shared-memory
+segment that decides whether large frames arrive (docs/transport.md). Where
 ``ros2 bag`` is not installed, leave ``bag`` empty and replay with ``msdepth-replay BAG --clock``.
 This file only describes the launch: no side effects, no ``eval``.
 """
@@ -55,10 +58,15 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
                           '(evaluate_lidar of the node, transforms from /tf_static)'),
     'rviz': ('false', 'start RViz with rviz/kitti.rviz (true or false)'),
     'use_sim_time': ('true', 'use the /clock that ros2 bag play publishes'),
+    'transport_profile': ('', 'Fast DDS profile of the node and the bag player (empty: '
+                              'config/fastdds_large_frames.xml unless the environment names '
+                              'one; none: no profile)'),
 }
 
 #: Arguments handed on to depth.launch.py unchanged.
-DEPTH_ARGUMENTS = ('model', 'backend', 'use_sim_time')
+DEPTH_ARGUMENTS = ('model', 'backend', 'use_sim_time', 'transport_profile')
+#: The environment variables that name a Fast DDS profile (older and newer Fast DDS).
+PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
 
 
 def _flag(values: Mapping[str, str], name: str) -> bool:
@@ -105,6 +113,16 @@ def bag_play_command(values: Mapping[str, str], share_dir: str) -> list[str] | N
     return command
 
 
+def bag_play_environment(values: Mapping[str, str], share_dir: str,
+                         environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the bag player's Fast DDS profile variables (as depth.launch.py gives the node)."""
+    value = values['transport_profile'].strip()
+    if value == 'none' or (not value and any(environ.get(n) for n in PROFILE_VARIABLES)):
+        return {}
+    profile = value or os.path.join(share_dir, 'config', 'fastdds_large_frames.xml')
+    return {name: profile for name in PROFILE_VARIABLES}
+
+
 def rviz_config(share_dir: str) -> str:
     """Return the RViz configuration file shown with ``rviz:=true``."""
     return os.path.join(share_dir, 'rviz', 'kitti.rviz')
@@ -125,7 +143,10 @@ def _launch(context: Any) -> list:
     play = bag_play_command(values, share_dir)
     if play is not None:
         actions.append(TimerAction(period=float(_positive(values, 'start_delay_s')),
-                                   actions=[ExecuteProcess(cmd=play, output='screen')]))
+                                   actions=[ExecuteProcess(
+                                       cmd=play, output='screen',
+                                       additional_env=bag_play_environment(
+                                           values, share_dir, os.environ))]))
     if _flag(values, 'rviz'):
         actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
                             arguments=['-d', rviz_config(share_dir)],

@@ -71,6 +71,21 @@ def test_depth_launch_gets_only_arguments_it_declares():
         assert Path(path).is_file(), path
 
 
+def test_the_bag_player_and_the_node_get_the_same_transport_profile():
+    kitti = load_launch_module(KITTI)
+    depth = load_launch_module(LAUNCH_DIR / 'depth.launch.py')
+    for value, environ in (('', {}), ('none', {}), ('/p.xml', {}),
+                           ('', {'FASTRTPS_DEFAULT_PROFILES_FILE': '/mine.xml'})):
+        values = dict(_defaults(kitti), model='/m.onnx', transport_profile=value)
+        player = kitti.bag_play_environment(values, str(REPO_ROOT), environ)
+        node = depth.node_arguments(
+            dict(_defaults(depth), **kitti.depth_launch_arguments(values, str(REPO_ROOT))),
+            str(REPO_ROOT), environ=environ)['additional_env']
+        assert player == node, (value, environ)
+    default = kitti.bag_play_environment(dict(_defaults(kitti)), str(REPO_ROOT), {})
+    assert set(default.values()) == {str(REPO_ROOT / 'config' / 'fastdds_large_frames.xml')}
+
+
 def test_bag_play_command_latches_tf_static_and_publishes_the_clock():
     kitti = load_launch_module(KITTI)
     assert kitti.bag_play_command(_defaults(kitti), str(REPO_ROOT)) is None

@@ -384,13 +384,13 @@ class DepthRunner:
 
     # -- shut-down --------------------------------------------------------------------------
 
-    def close(self, timeout_s: float = WORKER_JOIN_TIMEOUT_S) -> bool:
+    def close(self, timeout_s: float | None = None) -> bool:
         """
         Stop taking frames, let the frame in flight finish, destroy the endpoints.
 
         Idempotent. Returns True when the worker has ended, so the backend may be freed; False
-        when it is still inside a backend call after ``timeout_s`` (the caller must then leave
-        the backend to the process exit).
+        when it is still inside a backend call after ``timeout_s`` (default
+        ``WORKER_JOIN_TIMEOUT_S``; the caller must then leave the backend to the process exit).
         """
         self._stopping = True
         self._slot.close()
@@ -401,7 +401,8 @@ class DepthRunner:
             if sub is not None:
                 sub.close()
         if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=timeout_s)
+            self._worker.join(timeout=WORKER_JOIN_TIMEOUT_S if timeout_s is None
+                              else timeout_s)
         finished = not self._worker.is_alive()
         if self._evaluator is not None:
             self._evaluator.close()
