@@ -76,6 +76,7 @@ def run_camera(size: str, reliability: str, frames: int, rate_hz: float) -> int:
     from msdepth_ros.core.synthetic import road_scene
     from msdepth_ros.ros.conversions import intrinsics_to_camera_info
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
@@ -99,10 +100,26 @@ def run_camera(size: str, reliability: str, frames: int, rate_hz: float) -> int:
             print('no subscription matched', flush=True)
             return 1
         time.sleep(0.05)
-    # The publisher's side of discovery can finish before the node's: a volatile reader that
-    # matches late misses what was sent before (a real camera keeps sending; this one sends a
-    # counted number of frames), so give the node's side a moment.
-    time.sleep(1.0)
+    # The publisher's side of discovery can finish before the node's, and a volatile reader
+    # that matches late misses what was sent before. A real camera keeps sending; this one
+    # sends a counted number of frames, so it first sends camera info alone until the node
+    # says (on /diagnostics) that it has the intrinsics: the count starts in the steady state.
+    have_intrinsics = threading.Event()
+
+    def on_status(msg: Any) -> None:
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if (status.name == f'{NAMESPACE}/depth_node: depth'
+                    and values.get('intrinsics from') == 'camera info'):
+                have_intrinsics.set()
+
+    node.create_subscription(DiagnosticArray, '/diagnostics', on_status, 10)
+    while not have_intrinsics.is_set():
+        if time.monotonic() > deadline:
+            print('the node never had the intrinsics', flush=True)
+            return 1
+        pub_info.publish(info)
+        rclpy.spin_once(node, timeout_sec=0.2)
     print('matched', flush=True)
     period = 1.0 / rate_hz
     start = time.monotonic()
