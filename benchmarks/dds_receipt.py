@@ -33,7 +33,6 @@ docs/transport.md.
 from __future__ import annotations
 
 import argparse
-import array
 from dataclasses import dataclass
 import os
 from pathlib import Path
@@ -73,27 +72,20 @@ def environment(domain_id: int, with_profile: bool) -> dict[str, str]:
 
 def run_camera(size: str, reliability: str, frames: int, rate_hz: float) -> int:
     """Publish ``frames`` frames once the node subscribes; linger until SIGINT (retransmits)."""
-    from msdepth_ros.core.synthetic import road_scene
-    from msdepth_ros.ros.conversions import intrinsics_to_camera_info
+    from dds_latency import camera_messages
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
     width, height = (int(v) for v in size.split('x'))
-    scene = road_scene(7, width, height)
     rclpy.init()
     node = rclpy.create_node('receipt_camera', namespace=NAMESPACE)
     qos = QoSProfile(depth=10, reliability=(ReliabilityPolicy.RELIABLE if reliability ==
                                             'reliable' else ReliabilityPolicy.BEST_EFFORT))
     pub_image = node.create_publisher(Image, 'image', qos)
     pub_info = node.create_publisher(CameraInfo, 'camera_info', qos)
-    image = Image()
-    image.header.frame_id = 'camera_optical'
-    image.height, image.width, image.encoding, image.step = height, width, 'rgb8', 3 * width
-    image.data = array.array('B', np.ascontiguousarray(scene.image).tobytes())
-    info = intrinsics_to_camera_info(scene.intrinsics)
-    info.header.frame_id = image.header.frame_id
+    image, info = camera_messages(width, height)
     deadline = time.monotonic() + 120.0
     while (pub_image.get_subscription_count() < 1 or pub_info.get_subscription_count() < 1):
         if time.monotonic() > deadline:

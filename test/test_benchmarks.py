@@ -190,6 +190,16 @@ def test_dds_latency_script_writes_table_and_plot(tmp_path):
     assert '| nyu | 640x480 | 74x55 | 2/2 |' in markdown
 
 
+@pytest.mark.ros
+@pytest.mark.slow
+def test_dds_receipt_script_writes_table_and_plot(tmp_path):
+    run_script('dds_receipt', tmp_path, '--sizes', '640x480', '--profiles', 'none',
+               '--reliabilities', 'reliable', '--frames', '3', timeout_s=300.0)
+    markdown = assert_report(tmp_path, 'dds_receipt', 'Fast DDS profile on')
+    row = [line for line in markdown.splitlines() if line.startswith('| reliable | none |')]
+    assert len(row) == 1 and '/3 (' in row[0] and 'node got' in row[0]
+
+
 def test_gpu_check_without_a_gpu_says_skipped(tmp_path):
     """The driver is a stand-in that reports no GPU (compiled here), whatever this machine has."""
     import os
