@@ -61,6 +61,7 @@ setup(
             'msdepth-eval = msdepth_ros.tools.evaluate:main',
             'depth_node = msdepth_ros.ros.depth_node:main',
             'depth_node_managed = msdepth_ros.ros.managed_node:main',
+            'lidar_eval_node = msdepth_ros.ros.lidar_eval_node:main',
         ],
     },
 )

@@ -19,7 +19,8 @@ The depth node's interface as data: its topics, its parameters and their validat
 allowed values: the node declares its parameters from it, and the tests check
 ``config/*.yaml`` and ``launch/depth.launch.py`` against it. ``NodeConfig`` is the frozen,
 validated set of values the node runs with; a run-time change builds a new one and swaps it.
-Nothing here imports rclpy.
+``ParamSpec`` and ``checked_values`` also serve the LIDAR evaluation node's table
+(``ros.eval_config``). Nothing here imports rclpy.
 """
 
 from __future__ import annotations
@@ -27,16 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 import math
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Sequence, Union
 
 from msdepth_ros.core.colormap import COLORMAPS
 from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
-from msdepth_ros.core.metrics import Crop, CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M
 from msdepth_ros.core.presets import Preset, PRESETS
-from msdepth_ros.core.transforms import quaternion_to_matrix, rigid_transform
 from msdepth_ros.inference.backend import BACKEND_NAMES, options_for
 from msdepth_ros.inference.devices import MEMORY_PATHS
-import numpy as np
 
 # -- topics (relative, so that a namespace gives one node per camera) -----------------------------
 
@@ -48,14 +46,9 @@ TOPIC_DEPTH_INFO = 'depth/camera_info'
 TOPIC_POINTS = 'points'
 TOPIC_COLORIZED = 'depth/colorized'
 TOPIC_DIAGNOSTICS = '/diagnostics'
-#: Online evaluation (``evaluate_lidar``): the LIDAR scans, and the transforms to the camera.
-TOPIC_LIDAR = 'lidar_points'
-TOPIC_TF = '/tf'
-TOPIC_TF_STATIC = '/tf_static'
 
-#: Topics the node subscribes to (which one of the two images depends on ``input_compressed``;
-#: ``lidar_points`` and the TF topics only with ``evaluate_lidar``).
-INPUT_TOPICS = (TOPIC_IMAGE, TOPIC_IMAGE_COMPRESSED, TOPIC_CAMERA_INFO, TOPIC_LIDAR)
+#: Topics the node subscribes to (which one of the two images depends on ``input_compressed``).
+INPUT_TOPICS = (TOPIC_IMAGE, TOPIC_IMAGE_COMPRESSED, TOPIC_CAMERA_INFO)
 #: Topics the node publishes.
 OUTPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_POINTS, TOPIC_COLORIZED, TOPIC_DIAGNOSTICS)
 
@@ -73,11 +66,6 @@ DEMO_MODEL_WARNING = ('running the demo model (no model parameter given): it was
 
 #: Largest camera size the intrinsics parameters accept (matches the image conversion's limit).
 MAX_CAMERA_SIDE_PX = 16384
-
-#: Where the evaluation's transform camera optical frame <- LIDAR frame comes from.
-TRANSFORM_SOURCES = ('tf', 'parameters')
-#: How far from 1 the norm of the fixed transform's quaternion may be.
-QUATERNION_NORM_TOLERANCE = 1e-3
 
 ParamValue = Union[bool, int, float, str]
 
@@ -120,9 +108,6 @@ class ParamSpec:
 
 _BACKENDS = tuple(BACKEND_NAMES)
 _PRESETS = ('auto',) + tuple(sorted(PRESETS))
-_CROPS = ('none',) + tuple(sorted(CROPS))
-_EVAL_TRANSLATION = ('x', 'y', 'z')
-_EVAL_ROTATION = ('qx', 'qy', 'qz', 'qw')
 
 #: Every parameter of the depth node, in the order ``ros2 param list`` shows them.
 PARAMETERS: tuple[ParamSpec, ...] = (
@@ -207,38 +192,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('log_throttle_s', 5.0, 'Each kind of bad input is logged at most once per this '
               'period (the first one at once).', read_only=False, min_value=0.0,
               max_value=3600.0),
-    # Online evaluation against a LIDAR (need a restart, but for the warning).
-    ParamSpec('evaluate_lidar', False, 'Online evaluation: also subscribe lidar_points '
-              '(sensor_msgs/PointCloud2), project the scan nearest in time to each depth image '
-              "into the depth image's camera and report the paper's metrics on /diagnostics."),
-    ParamSpec('eval_transform_source', 'tf', 'Evaluation: the transform camera optical frame '
-              "<- LIDAR frame from 'tf' (/tf_static and /tf, between the image's and the "
-              "cloud's frame ids) or from 'parameters' (eval_lidar_*, whatever the frame ids).",
-              choices=TRANSFORM_SOURCES),
-    *(ParamSpec(f'eval_lidar_{axis}_m', 0.0, 'Evaluation, fixed transform: position of the '
-                f'LIDAR origin in the camera optical frame, {axis} (m).',
-                min_value=-1000.0, max_value=1000.0) for axis in _EVAL_TRANSLATION),
-    *(ParamSpec(f'eval_lidar_{name}', 1.0 if name == 'qw' else 0.0, 'Evaluation, fixed '
-                'transform: rotation of the LIDAR frame in the camera optical frame, unit '
-                f'quaternion component {name[1]}.', min_value=-1.0, max_value=1.0)
-      for name in _EVAL_ROTATION),
-    ParamSpec('eval_tolerance_s', 0.05, 'Evaluation: largest time between the stamps of a depth '
-              'image and the scan it is scored against; frames without a scan that near are '
-              'counted, not scored.', min_value=0.0, max_value=10.0),
-    ParamSpec('eval_min_depth_m', KITTI_MIN_DEPTH_M, 'Evaluation: LIDAR depths at or below '
-              'this are not scored; predictions are clipped to [min, max].',
-              min_value=0.0, max_value=1000.0),
-    ParamSpec('eval_max_depth_m', KITTI_MAX_DEPTH_M, 'Evaluation: LIDAR depths at or above '
-              "this are not scored (80 m: KITTI's cap).", min_value=0.0, max_value=1000.0),
-    ParamSpec('eval_crop', 'none', 'Evaluation crop (core.metrics.CROPS), applied in camera '
-              'pixels: fractions of the input image, not of the depth image.', choices=_CROPS),
-    ParamSpec('eval_window', 20, 'Evaluation: the recent means cover this many of the latest '
-              'scored frames.', min_value=1, max_value=10000),
-    ParamSpec('eval_scan_buffer', 5, 'Evaluation: only the newest this many LIDAR scans are '
-              'kept to match images against.', min_value=1, max_value=100),
-    ParamSpec('eval_warn_no_transform', True, 'Evaluation: log a warning (throttled by '
-              'log_throttle_s) while no transform camera <- LIDAR is available.',
-              read_only=False),
 )
 
 PARAMETERS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -282,22 +235,6 @@ class NodeConfig:
     diagnostics_period_s: float
     drop_warn_ratio: float
     log_throttle_s: float
-    evaluate_lidar: bool
-    eval_transform_source: str
-    eval_lidar_x_m: float
-    eval_lidar_y_m: float
-    eval_lidar_z_m: float
-    eval_lidar_qx: float
-    eval_lidar_qy: float
-    eval_lidar_qz: float
-    eval_lidar_qw: float
-    eval_tolerance_s: float
-    eval_min_depth_m: float
-    eval_max_depth_m: float
-    eval_crop: str
-    eval_window: int
-    eval_scan_buffer: int
-    eval_warn_no_transform: bool
 
     @classmethod
     def defaults(cls) -> dict[str, ParamValue]:
@@ -329,10 +266,7 @@ class NodeConfig:
             Naming the first parameter at fault, its value and what is allowed.
 
         """
-        merged = cls.defaults()
-        merged.update({k: v for k, v in values.items() if k in PARAMETERS_BY_NAME})
-        checked = {spec.name: _check_value(spec, merged[spec.name]) for spec in PARAMETERS}
-        config = cls(**checked)
+        config = cls(**checked_values(PARAMETERS, values))
         config._check_combinations(check_model_file)
         return config
 
@@ -387,17 +321,6 @@ class NodeConfig:
                               f'{preset.min_depth_m} / {preset.max_depth_m})')
         return min_m, max_m
 
-    def eval_crop_region(self) -> Crop | None:
-        """Return the evaluation crop (applied in camera pixels), None for ``none``."""
-        return CROPS.get(self.eval_crop)
-
-    def fixed_T_cam_lidar(self) -> np.ndarray:
-        """Return ``T_cam_lidar`` (4x4) of the ``eval_lidar_*`` parameters."""
-        rotation = quaternion_to_matrix(self.eval_lidar_qx, self.eval_lidar_qy,
-                                        self.eval_lidar_qz, self.eval_lidar_qw)
-        return rigid_transform(rotation, (self.eval_lidar_x_m, self.eval_lidar_y_m,
-                                          self.eval_lidar_z_m))
-
     def check_model_preset(self, preset: Preset) -> None:
         """Raise ``ConfigError`` when the ``preset`` parameter contradicts the model's preset."""
         if self.preset not in ('auto', preset.name):
@@ -441,15 +364,6 @@ class NodeConfig:
             self.fallback_intrinsics()
         except IntrinsicsError as exc:
             raise ConfigError(f'fallback intrinsics (camera_* parameters): {exc}') from None
-        if not self.eval_min_depth_m < self.eval_max_depth_m:
-            raise ConfigError(f'parameters eval_min_depth_m and eval_max_depth_m: need min < '
-                              f'max, got {self.eval_min_depth_m} and {self.eval_max_depth_m}')
-        quaternion = [getattr(self, f'eval_lidar_{name}') for name in _EVAL_ROTATION]
-        norm = math.sqrt(sum(q * q for q in quaternion))
-        if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:
-            raise ConfigError(f'parameters eval_lidar_qx, eval_lidar_qy, eval_lidar_qz, '
-                              f'eval_lidar_qw: need a unit quaternion, got {quaternion} (norm '
-                              f'{norm:.6g})')
 
 
 def demo_model_path() -> Path:
@@ -478,7 +392,20 @@ def _type_name(value_type: type) -> str:
     return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[value_type]
 
 
-def _check_value(spec: ParamSpec, value: Any) -> ParamValue:
+def checked_values(parameters: Sequence[ParamSpec],
+                   values: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """
+    Return every parameter of the table ``parameters``, checked: ``values`` over the defaults.
+
+    Names ``values`` has that are not in the table are ignored; integers are accepted for
+    doubles. Raises ``ConfigError`` naming the first parameter at fault.
+    """
+    return {spec.name: check_value(spec, values.get(spec.name, spec.default))
+            for spec in parameters}
+
+
+def check_value(spec: ParamSpec, value: Any) -> ParamValue:
+    """Return ``value`` checked against ``spec`` (type, finite, choices, range)."""
     expected = type(spec.default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

@@ -116,13 +116,10 @@ def ready_line(backend: Any, runner: DepthRunner) -> str:
     """Return the log line that says the node runs, on what, from where."""
     info = backend.info
     memory = info.details.get('memory')
-    line = (f'ready: {info.name} backend on {info.device} ({info.precision}'
+    return (f'ready: {info.name} backend on {info.device} ({info.precision}'
             + (f', GPU buffers from {memory}' if memory else '') + '), model '
             f'{info.model_path}, preset {backend.preset.name}; input {runner.input_topic}, '
             f'intrinsics from {runner.intrinsics_source}')
-    if runner.lidar_topic:
-        line += f'; evaluating against {runner.lidar_topic}'
-    return line
 
 
 def log_changes(node: Node, params: list[Parameter], values: dict[str, Any]) -> None:

@@ -21,10 +21,7 @@ takes messages, validates them and puts the newest good frame into a one-frame s
 still waiting there is replaced and counted as dropped); one worker thread takes frames from the
 slot, runs the network and publishes. Nothing a message contains can stop either thread: every
 message is handled inside its own try, and bad ones are counted by kind and logged, throttled.
-
-With ``evaluate_lidar`` it also subscribes ``lidar_points`` (and ``/tf_static`` and ``/tf``
-unless the transform comes from parameters) and hands each published depth image to
-``ros.evaluation.LidarEvaluator``. tf2_msgs is imported only then.
+(Scoring the depth against a LIDAR is another node's work: ``ros.lidar_eval_node``.)
 """
 
 from __future__ import annotations
@@ -39,14 +36,12 @@ from msdepth_ros.ros import config as cfgmod
 from msdepth_ros.ros.config import NodeConfig
 from msdepth_ros.ros.conversions import (camera_info_to_intrinsics, compressed_to_rgb,
                                          ConversionError, image_to_rgb, stamp_seconds)
-from msdepth_ros.ros.diagnostics import (build_status, COLORIZED, DROPPED_BUSY,
-                                         EVALUATION_ONLY, evaluation_values, FrameStats,
+from msdepth_ros.ros.diagnostics import (build_status, COLORIZED, DROPPED_BUSY, FrameStats,
                                          KIND_NO_CAMERA_INFO, LOST_TRANSPORT, PUBLISHED,
                                          RECEIVED, SequenceGaps, SKIPPED_IDLE, ThrottledLog)
-from msdepth_ros.ros.evaluation import EvalJob, LidarEvaluator
 from msdepth_ros.ros.frames import CameraPairing, Frame, LatestSlot, Rejected
 from msdepth_ros.ros.pipeline import DepthPipeline, OutputRequest, PredictionSettings
-from msdepth_ros.ros.qos import lidar_qos, MatchedSubscription, output_qos, tf_qos
+from msdepth_ros.ros.qos import MatchedSubscription, output_qos
 import numpy as np
 from rclpy.node import Node
 from rclpy.subscription import Subscription
@@ -122,8 +117,6 @@ class DepthRunner:
         self._slot: LatestSlot[Frame] = LatestSlot()
         self._stopping = False
         self._fallback_noted = False
-        self._evaluator: LidarEvaluator | None = None
-        self._endpoints: list[Any] = []
         log_info = node.get_logger().info
 
         image_topic, compressed_topic = image_topics(node)
@@ -146,10 +139,8 @@ class DepthRunner:
         self._pub_info = node.create_publisher(CameraInfo, cfgmod.TOPIC_DEPTH_INFO, qos)
         self._pub_points = node.create_publisher(PointCloud2, cfgmod.TOPIC_POINTS, qos)
         self._pub_colorized = node.create_publisher(Image, cfgmod.TOPIC_COLORIZED, qos)
-        self._endpoints += [self._pub_depth, self._pub_info, self._pub_points,
-                            self._pub_colorized]
-        if config.evaluate_lidar:
-            self._start_evaluation(config)
+        self._endpoints: list[Any] = [self._pub_depth, self._pub_info, self._pub_points,
+                                      self._pub_colorized]
         self._graph_timer = node.create_timer(GRAPH_CHECK_PERIOD_S, self._match_publishers)
         self._match_publishers()
         self._worker = threading.Thread(target=self._work, name='depth_worker', daemon=True)
@@ -164,28 +155,6 @@ class DepthRunner:
     def intrinsics_source(self) -> str:
         """``camera_info`` topic or ``parameters``: where the intrinsics come from."""
         return self._info_sub.topic_name if self._info_sub else 'parameters'
-
-    @property
-    def lidar_topic(self) -> str | None:
-        """``lidar_points`` resolved: the evaluation's LIDAR topic; None without it."""
-        return self._lidar_topic if self._evaluator is not None else None
-
-    def _start_evaluation(self, config: NodeConfig) -> None:
-        tf_type = None
-        if config.eval_transform_source == 'tf':
-            from tf2_msgs.msg import TFMessage  # checked by the node before starting
-            tf_type = TFMessage
-        self._evaluator = LidarEvaluator(config, lambda: self.config, self.stats,
-                                         self._reject, self._log_bad)
-        lidar_sub = self.node.create_subscription(PointCloud2, cfgmod.TOPIC_LIDAR,
-                                                  self._evaluator.add_cloud,
-                                                  lidar_qos(config.eval_scan_buffer))
-        self._lidar_topic = lidar_sub.topic_name
-        self._endpoints.append(lidar_sub)
-        if tf_type is not None:
-            for topic, static in ((cfgmod.TOPIC_TF_STATIC, True), (cfgmod.TOPIC_TF, False)):
-                self._endpoints.append(self.node.create_subscription(
-                    tf_type, topic, self._evaluator.add_tf, tf_qos(static)))
 
     def _match_publishers(self) -> None:
         try:
@@ -293,9 +262,7 @@ class DepthRunner:
     def _process(self, frame: Frame) -> None:
         config = self.config
         request = self._request(config)
-        evaluator = self._evaluator
-        # The evaluation wants depth even while no output has a subscriber.
-        if not request.anything and evaluator is None:
+        if not request.anything:
             self.stats.add(SKIPPED_IDLE)
             return
         min_m, max_m = config.depth_range_m(self._backend.preset)
@@ -312,18 +279,10 @@ class DepthRunner:
                                    (self._pub_colorized, out.colorized)):
             if message is not None:
                 publisher.publish(message)
-        if request.anything:
-            self.stats.add_published((time.time_ns() - frame.received_ns) * 1e-9,
-                                     out.timings_s['inference'])
-        else:
-            self.stats.add(EVALUATION_ONLY)
+        self.stats.add_published((time.time_ns() - frame.received_ns) * 1e-9,
+                                 out.timings_s['inference'])
         if out.colorized is not None:
             self.stats.add(COLORIZED)
-        if evaluator is not None:
-            evaluator.submit(EvalJob(depth_m=out.depth_m, grid=out.intrinsics,
-                                     camera=frame.intrinsics,
-                                     stamp_s=stamp_seconds(frame.header),
-                                     frame_id=frame.header.frame_id))
 
     def _request(self, config: NodeConfig) -> OutputRequest:
         def wanted(publisher: Any) -> bool:
@@ -367,20 +326,7 @@ class DepthRunner:
             drop_warn_ratio=config.drop_warn_ratio,
             waiting_for_camera_info=(self._pairing.waiting is not None
                                      or bool(report.window_bad.get(KIND_NO_CAMERA_INFO))),
-            idle=idle, extra_values=self._evaluation_values(config), warnings=warnings)
-
-    def _evaluation_values(self, config: NodeConfig) -> list[tuple[str, str]]:
-        if self._evaluator is None:
-            return []
-        summary, offset_ms = self._evaluator.summary()
-        transform = ('parameters' if config.eval_transform_source == 'parameters'
-                     else f'{cfgmod.TOPIC_TF_STATIC}, {cfgmod.TOPIC_TF}')
-        static = [('lidar topic', self._lidar_topic), ('transform from', transform),
-                  ('depth range (m)', f'{config.eval_min_depth_m:g} to '
-                                      f'{config.eval_max_depth_m:g}'),
-                  ('crop', f'{config.eval_crop} (camera pixels)'),
-                  ('tolerance (s)', f'{config.eval_tolerance_s:g}')]
-        return evaluation_values(self.stats.report(), summary, static, offset_ms)
+            idle=idle, warnings=warnings)
 
     # -- shut-down --------------------------------------------------------------------------
 
@@ -404,8 +350,6 @@ class DepthRunner:
             self._worker.join(timeout=WORKER_JOIN_TIMEOUT_S if timeout_s is None
                               else timeout_s)
         finished = not self._worker.is_alive()
-        if self._evaluator is not None:
-            self._evaluator.close()
         for endpoint in self._endpoints:
             destroy = (self.node.destroy_publisher if hasattr(endpoint, 'publish')
                        else self.node.destroy_subscription)

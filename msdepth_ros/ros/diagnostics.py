@@ -17,17 +17,18 @@ Frame accounting, the ``/diagnostics`` status built from it, and per-kind thrott
 
 Every image the node takes from its subscription ends in exactly one count: ``published``,
 ``dropped_busy`` (replaced by a newer frame while waiting for the backend), ``skipped_idle``
-(nobody subscribed), ``evaluation_only`` (nobody subscribed, but the online evaluation took the
-depth), ``failed`` (the backend or an output raised), or one of the ``bad`` kinds.
+(nobody subscribed), ``failed`` (the backend or an output raised), or one of the ``bad`` kinds.
 Frames that never reached the node (the keep-last-1 subscription overwrote them, or the
 transport lost them) show as gaps in the publisher's sequence numbers: ``lost_transport``.
 So ``frames dropped = dropped_busy + lost_transport`` is what a sender sees as sent minus
 published, once the bad ones are taken out.
 
-With the online evaluation on, every processed frame also ends in exactly one evaluation count:
-scored, without pixels to compare (both in ``core.online_eval.MetricsSummary``), or one of the
-``EVAL_*`` counters (no scan, no scan within tolerance, no transform, replaced while the
-evaluation was busy, failed); the metrics join the status.
+The LIDAR evaluation node (``ros.lidar_eval_node``) counts with the same ``FrameStats``: every
+depth image it receives ends in exactly one evaluation count: scored, without pixels to compare
+(both in ``core.online_eval.MetricsSummary``), or one of the ``EVAL_*`` counters (no camera
+info of its stamp, no camera intrinsics for the crop, no scan, no scan within tolerance, no
+transform, replaced while the evaluation was busy, failed) or a bad kind; ``evaluation_status``
+is its status.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ PUBLISHED = 'published'
 DROPPED_BUSY = 'dropped_busy'
 LOST_TRANSPORT = 'lost_transport'
 SKIPPED_IDLE = 'skipped_idle'
-EVALUATION_ONLY = 'evaluation_only'
 FAILED = 'failed'
 COLORIZED = 'colorized'
 
@@ -57,7 +57,11 @@ COLORIZED = 'colorized'
 KIND_NO_CAMERA_INFO = 'no_camera_info'
 KIND_CAMERA_INFO_SIZE = 'camera_info_size'
 
-#: Counter names of the online evaluation: scans taken, and what became of each depth frame.
+#: Counter names of the LIDAR evaluation: depth images and scans taken, and what became of each
+#: depth image.
+EVAL_DEPTH = 'eval_depth_images'
+EVAL_NO_DEPTH_INFO = 'eval_no_depth_info'
+EVAL_NO_CAMERA = 'eval_no_camera_info'
 EVAL_SCANS = 'eval_scans'
 EVAL_SCANS_DROPPED = 'eval_scans_dropped'
 EVAL_NO_SCAN = 'eval_no_scan'
@@ -306,7 +310,6 @@ def build_status(report: StatsReport, name: str, hardware_id: str,
         ('frames dropped while busy', str(totals.get(DROPPED_BUSY, 0))),
         ('frames lost before the node', str(totals.get(LOST_TRANSPORT, 0))),
         ('frames skipped without subscribers', str(totals.get(SKIPPED_IDLE, 0))),
-        ('frames for the evaluation only', str(totals.get(EVALUATION_ONLY, 0))),
         ('frames failed', str(totals.get(FAILED, 0))),
         ('colorized published', str(totals.get(COLORIZED, 0))),
         ('bad messages', str(sum(report.bad.values()))),
@@ -344,8 +347,12 @@ def evaluation_values(report: StatsReport, summary: MetricsSummary,
     """
     totals = report.totals
     values = [(f'evaluation {key}', value) for key, value in static_values] + [
+        ('evaluation depth images received', str(totals.get(EVAL_DEPTH, 0))),
         ('evaluation frames scored', str(summary.frames)),
         ('evaluation frames without pixels to compare', str(summary.frames_empty)),
+        ('evaluation frames without their camera info', str(totals.get(EVAL_NO_DEPTH_INFO, 0))),
+        ('evaluation frames without camera intrinsics for the crop',
+         str(totals.get(EVAL_NO_CAMERA, 0))),
         ('evaluation frames without a scan', str(totals.get(EVAL_NO_SCAN, 0))),
         ('evaluation frames with no scan in tolerance', str(totals.get(EVAL_SCAN_TOO_FAR, 0))),
         ('evaluation frames without transform', str(totals.get(EVAL_NO_TRANSFORM, 0))),
@@ -362,6 +369,66 @@ def evaluation_values(report: StatsReport, summary: MetricsSummary,
     values += [(f'evaluation {name} (window)', f'{summary.window[name]:.6g}')
                for name in METRIC_NAMES]
     return values
+
+
+def evaluation_status(report: StatsReport, summary: MetricsSummary, name: str,
+                      static_values: Sequence[tuple[str, str]] = (),
+                      last_offset_ms: float = math.nan,
+                      warnings: Sequence[str] = ()) -> DiagnosticStatus:
+    """
+    Build the LIDAR evaluation node's ``diagnostic_msgs/DiagnosticStatus`` for one period.
+
+    Parameters
+    ----------
+    report, summary, static_values, last_offset_ms:
+        As ``evaluation_values``, whose pairs are the status's values after ``bad messages``
+        (by kind).
+    name:
+        Status name (``<node>: evaluation``); the hardware id is ``lidar evaluation``.
+    warnings:
+        Lasting conditions to warn about (no publisher yet), each a WARN.
+
+    Returns
+    -------
+    ERROR when frames failed this period; WARN for lasting warnings, bad input, depth images
+    without their camera info, frames without a transform or without camera intrinsics for the
+    crop, no depth images or no scans this period; OK otherwise.
+
+    """
+    window = report.window
+    problems: list[tuple[int, str]] = []
+    if window.get(EVAL_FAILED, 0):
+        problems.append((DiagnosticStatus.ERROR, f'{window[EVAL_FAILED]} frames failed'))
+    problems += [(DiagnosticStatus.WARN, text) for text in warnings]
+    bad_in_window = sum(report.window_bad.values())
+    if bad_in_window:
+        kinds = ', '.join(f'{kind} {count}' for kind, count in sorted(report.window_bad.items()))
+        problems.append((DiagnosticStatus.WARN, f'{bad_in_window} bad messages ({kinds})'))
+    for counter, text in ((EVAL_NO_DEPTH_INFO, 'depth images without their camera info'),
+                          (EVAL_NO_CAMERA, 'waiting for the camera info of the crop'),
+                          (EVAL_NO_TRANSFORM, 'no transform camera <- LIDAR')):
+        if window.get(counter, 0):
+            problems.append((DiagnosticStatus.WARN, f'{text} ({window[counter]})'))
+    for counter, text in ((EVAL_DEPTH, 'depth images'), (EVAL_SCANS, 'LIDAR scans')):
+        if not window.get(counter, 0):
+            problems.append((DiagnosticStatus.WARN,
+                             f'no {text} in the last {report.period_s:.1f} s'))
+    status = DiagnosticStatus()
+    status.name = name
+    status.hardware_id = 'lidar evaluation'
+    if problems:
+        status.level = max(level for level, _ in problems)
+        status.message = '; '.join(text for _, text in problems)
+    else:
+        status.level = DiagnosticStatus.OK
+        status.message = 'ok'
+    values = [('depth image rate (Hz)', f'{window.get(EVAL_DEPTH, 0) / report.period_s:.2f}'),
+              ('scan rate (Hz)', f'{window.get(EVAL_SCANS, 0) / report.period_s:.2f}'),
+              ('bad messages', str(sum(report.bad.values())))]
+    values += [(f'bad messages: {kind}', str(count)) for kind, count in sorted(report.bad.items())]
+    values += evaluation_values(report, summary, static_values, last_offset_ms)
+    status.values = [KeyValue(key=key, value=value) for key, value in values]
+    return status
 
 
 def _mean_ms(samples_s: list[float]) -> float:

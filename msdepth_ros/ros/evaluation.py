@@ -13,16 +13,17 @@
 # limitations under the License.
 
 """
-The depth node's online evaluation against a LIDAR: the threads around ``core.online_eval``.
+The LIDAR evaluation node's work, without ROS plumbing: the threads around ``core.online_eval``.
 
-The executor thread hands over clouds (``add_cloud``: kept as messages, the newest
-``eval_scan_buffer`` only) and transforms (``add_tf``: a few numbers, put into a
-``core.transforms.TransformTree`` at once); the node's worker hands over each depth image it has
-published (``submit``: the newest waits, an older one still waiting is replaced and counted).
+``DepthPairing`` pairs each depth image with the camera info of its stamp (exact
+synchronisation, newest only); ``depth_metres`` reads a depth image. The executor thread hands
+over clouds (``add_cloud``: kept as messages, the newest ``eval_scan_buffer`` only), transforms
+(``add_tf``: a few numbers, put into a ``core.transforms.TransformTree`` at once) and each paired
+depth image (``submit``: the newest waits, an older one still waiting is replaced and counted).
 The evaluation's own thread reads the clouds (``msgs.readers``; a bad one is counted as bad input
 of kind ``pointcloud``), matches each depth image with the scan nearest in time, projects it into
-the depth image's grid and scores the frame, so that neither the executor nor the depth worker
-waits for it. Nothing here imports rclpy: messages are read by their fields.
+the depth image's grid and scores the frame, so that the executor never waits for it. Nothing
+here imports rclpy: messages are read by their fields.
 
 The transform tree keeps the latest transform of each frame (``/tf`` ones too, without
 interpolation in time): meant for a LIDAR and a camera on one rigid body.
@@ -34,38 +35,105 @@ from collections import deque
 from dataclasses import dataclass
 import math
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from msdepth_ros.core.intrinsics import Intrinsics
-from msdepth_ros.core.online_eval import (frame_metrics, MetricsSummary, RunningMetrics, Scan,
-                                          scan_depth_image, ScanBuffer)
+from msdepth_ros.core.online_eval import (frame_metrics, FrameScore, MetricsSummary,
+                                          RunningMetrics, Scan, scan_depth_image, ScanBuffer)
 from msdepth_ros.core.transforms import TransformError, TransformTree
+from msdepth_ros.msgs.images import ConversionError, image_to_numpy, KIND_ENCODING
 from msdepth_ros.msgs.readers import add_tf_message, MessageError, pointcloud2_xyz
-from msdepth_ros.ros.config import NodeConfig
 from msdepth_ros.ros.conversions import stamp_seconds
 from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO_SCAN,
                                          EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
                                          EVAL_SCANS_DROPPED, FrameStats, KIND_POINTCLOUD, KIND_TF)
+from msdepth_ros.ros.eval_config import EvalConfig
 import numpy as np
 
 #: Log kinds of the evaluation's warnings (throttled like bad input).
 LOG_NO_TRANSFORM = 'no_transform'
 LOG_FAILURE = 'evaluation_failure'
+#: Depth encodings the evaluation reads (REP 118): metres, and millimetres with 0 invalid.
+DEPTH_ENCODINGS = ('32FC1', '16UC1')
+
+A = TypeVar('A')
+B = TypeVar('B')
+
+
+def depth_metres(msg: Any) -> np.ndarray:
+    """
+    Depth of a ``sensor_msgs/Image`` in metres.
+
+    Returns ``H x W`` float32 metres, NaN where invalid (``32FC1``: as sent, non-finite and
+    non-positive values invalid; ``16UC1``: millimetres, 0 invalid). Raises
+    ``msgs.images.ConversionError`` for another encoding or a malformed image.
+    """
+    if msg.encoding not in DEPTH_ENCODINGS:
+        raise ConversionError(KIND_ENCODING, f'depth image encoding {msg.encoding!r} is not a '
+                                             f'depth encoding; expected one of '
+                                             f'{", ".join(DEPTH_ENCODINGS)} (REP 118)')
+    raw = image_to_numpy(msg, copy=True)
+    if msg.encoding == '16UC1':
+        depth_m = raw.astype(np.float32) / np.float32(1000.0)
+    else:
+        depth_m = raw.astype(np.float32, copy=False)
+    with np.errstate(invalid='ignore'):
+        depth_m[~(depth_m > 0)] = np.nan
+    return depth_m
+
+
+class DepthPairing(Generic[A, B]):
+    """
+    Exact synchronisation of depth images with their camera info, by stamp, newest only.
+
+    One image and one camera info wait at most. A pair of equal stamps comes out at once; an
+    image that can no longer get its camera info (a newer image replaced it, a camera info of a
+    later stamp came, or it is older than the camera info that waits) is lost and counted.
+    Stamps are anything ordered (``frames.stamp_key``).
+    """
+
+    def __init__(self) -> None:
+        self._image: tuple[Any, A] | None = None
+        self._info: tuple[Any, B] | None = None
+
+    def image(self, stamp: Any, image: A) -> tuple[tuple[A, B] | None, int]:
+        """Take an image; return ``(pair or None, images lost)``."""
+        lost = int(self._image is not None)
+        self._image = None
+        if self._info is not None and self._info[0] == stamp:
+            info, self._info = self._info[1], None
+            return (image, info), lost
+        if self._info is not None and stamp < self._info[0]:
+            return None, lost + 1
+        self._image = (stamp, image)
+        return None, lost
+
+    def info(self, stamp: Any, info: B) -> tuple[tuple[A, B] | None, int]:
+        """Take a camera info; return ``(pair or None, images lost)``."""
+        if self._image is not None and self._image[0] == stamp:
+            image, self._image = self._image[1], None
+            return (image, info), 0
+        lost = 0
+        if self._image is not None and self._image[0] < stamp:
+            self._image, lost = None, 1
+        if self._info is None or not stamp < self._info[0]:
+            self._info = (stamp, info)
+        return None, lost
 
 
 @dataclass(frozen=True)
 class EvalJob:
     """
-    One published depth image to score.
+    One depth image to score.
 
-    ``depth_m``: ``H x W`` float32 metres, NaN invalid; ``grid``: its intrinsics (those of the
-    published camera info); ``camera``: the intrinsics of the camera image it came from (the
-    crop's pixels); ``stamp_s`` and ``frame_id``: the image's header.
+    ``depth_m``: ``H x W`` float32 metres, NaN invalid; ``grid``: its intrinsics (those of its
+    camera info); ``camera``: the intrinsics of the camera image it came from (the crop's
+    pixels; None without a crop); ``stamp_s`` and ``frame_id``: the image's header.
     """
 
     depth_m: np.ndarray
     grid: Intrinsics
-    camera: Intrinsics
+    camera: Intrinsics | None
     stamp_s: float
     frame_id: str
 
@@ -77,7 +145,7 @@ class LidarEvaluator:
     Parameters
     ----------
     config:
-        The node's config at start-up: the evaluation's settings (read-only parameters).
+        The node's config at start-up (``ros.eval_config.EvalConfig``; read-only settings).
     current_config:
         Returns the node's config now (for ``eval_warn_no_transform``, a run-time parameter).
     stats:
@@ -86,21 +154,25 @@ class LidarEvaluator:
         ``reject(kind, message)`` counts and logs a bad message (the node's own).
     log:
         ``log(kind, message)`` logs a warning, throttled per kind.
+    on_score:
+        Called on the evaluation's thread with each frame compared against a scan (with pixels
+        to compare or without), its score and ``image stamp - scan stamp`` in seconds.
 
     """
 
-    def __init__(self, config: NodeConfig, current_config: Callable[[], NodeConfig],
-                 stats: FrameStats, reject: Callable[[str, str], None],
-                 log: Callable[[str, str], Any]) -> None:
+    def __init__(self, config: EvalConfig, current_config: Callable[[], EvalConfig],
+                 stats: FrameStats,
+                 reject: Callable[[str, str], None], log: Callable[[str, str], Any],
+                 on_score: Callable[[EvalJob, FrameScore, float], None] | None = None) -> None:
         self._current_config = current_config
         self._stats = stats
         self._reject = reject
         self._log = log
+        self._on_score = on_score
         self._tolerance_s = config.eval_tolerance_s
         self._depth_range_m = (config.eval_min_depth_m, config.eval_max_depth_m)
-        self._crop = config.eval_crop_region()
-        self._fixed_T_cam_lidar = (config.fixed_T_cam_lidar()
-                                   if config.eval_transform_source == 'parameters' else None)
+        self._crop = config.crop
+        self._fixed_T_cam_lidar = config.fixed_T_cam_lidar()
         self._tree = TransformTree()
         self._tree_lock = threading.Lock()
         self._scans = ScanBuffer(config.eval_scan_buffer)
@@ -115,7 +187,7 @@ class LidarEvaluator:
         self._thread = threading.Thread(target=self._run, name='depth_evaluation', daemon=True)
         self._thread.start()
 
-    # -- input (executor thread and depth worker) ----------------------------------------------
+    # -- input (executor thread) ---------------------------------------------------------
 
     def add_cloud(self, msg: Any) -> None:
         """Take a ``sensor_msgs/PointCloud2`` of the LIDAR (read later, on this thread)."""
@@ -213,6 +285,8 @@ class LidarEvaluator:
             self._summary = summary
             if score.scored:
                 self._last_offset_ms = 1e3 * offset_s
+        if self._on_score is not None:
+            self._on_score(job, score, offset_s)
 
     def _transform(self, camera_frame: str, lidar_frame: str) -> np.ndarray | None:
         """``T_cam_lidar``, or None (warned, throttled) while TF has no such transform."""

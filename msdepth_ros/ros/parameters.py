@@ -15,7 +15,8 @@
 """
 What the plain and the managed depth node share before they run: parameters and the model.
 
-``declare_parameters`` declares ``ros.config.PARAMETERS`` with their descriptors;
+``declare_parameters`` declares a parameter table (``ros.config.PARAMETERS`` by default; the
+LIDAR evaluation node gives its own) with their descriptors;
 ``load_model`` validates them into a ``NodeConfig`` and loads the backend, or raises
 ``StartupError`` with the exit status the process should end with; ``changed_config`` checks a
 run-time change.
@@ -23,10 +24,11 @@ run-time change.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from msdepth_ros.inference.backend import Backend, BackendError, load_backend
-from msdepth_ros.ros.config import ConfigError, DEMO_MODEL_WARNING, NodeConfig, PARAMETERS
+from msdepth_ros.ros.config import (ConfigError, DEMO_MODEL_WARNING, NodeConfig, PARAMETERS,
+                                    ParamSpec)
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 from rclpy.exceptions import ParameterException
@@ -59,16 +61,18 @@ class StartupError(RuntimeError):
         self.exit_code = exit_code
 
 
-def declare_parameters(node: Node, read_only: bool = True) -> dict[str, Any]:
+def declare_parameters(node: Node, read_only: bool = True,
+                       parameters: Sequence[ParamSpec] = PARAMETERS) -> dict[str, Any]:
     """
-    Declare every depth-node parameter on ``node`` and return their values.
+    Declare every parameter of the table ``parameters`` on ``node`` and return their values.
 
+    The table defaults to the depth node's (``ros.config.PARAMETERS``).
     ``read_only`` False declares even the parameters that need a restart as writable (the
     managed node lets them change while unconfigured and refuses them otherwise itself).
     Raises ``StartupError`` for a value of the wrong type; warns about unknown names.
     """
     values = {}
-    for spec in PARAMETERS:
+    for spec in parameters:
         descriptor = ParameterDescriptor(
             name=spec.name, type=_ROS_TYPES[spec.type_name], description=spec.description,
             additional_constraints=spec.constraints(), read_only=spec.read_only and read_only)
@@ -112,25 +116,13 @@ def load_model(values: Mapping[str, Any]) -> tuple[NodeConfig, Backend, list[str
         raise StartupError(f'cannot load the model: {exc}', EXIT_BAD_MODEL) from None
     try:
         config.check_model_preset(backend.preset)
-        if config.evaluate_lidar and config.eval_transform_source == 'tf':
-            _check_tf_messages()
-    except (ConfigError, StartupError) as exc:
+    except ConfigError as exc:
         backend.close()
-        raise StartupError(str(exc), getattr(exc, 'exit_code', EXIT_BAD_PARAMETER)) from None
+        raise StartupError(str(exc), EXIT_BAD_PARAMETER) from None
     notes = list(getattr(backend.info, 'warnings', ()))
     if config.uses_demo_model:
         notes.insert(0, DEMO_MODEL_WARNING)
     return config, backend, notes
-
-
-def _check_tf_messages() -> None:
-    try:
-        import tf2_msgs.msg  # noqa: F401
-    except ImportError:
-        raise StartupError(
-            "parameter 'evaluate_lidar': the transform camera <- LIDAR comes from /tf_static "
-            'and /tf (eval_transform_source tf), which needs the tf2_msgs message package; '
-            'install it or set eval_transform_source to parameters', EXIT_BAD_PARAMETER) from None
 
 
 def changed_config(values: Mapping[str, Any], changes: Mapping[str, Any],
