@@ -55,10 +55,6 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
                                    'absolute'),
     'config': ('', 'parameter file (empty: config/depth.yaml of this package)'),
     'use_sim_time': ('false', 'use /clock (true when replaying a rosbag with --clock)'),
-    'evaluate_lidar': ('', 'true: score the depth against a LIDAR on /diagnostics (empty: as in '
-                           'the config file)'),
-    'lidar_points': ('lidar_points', 'LIDAR PointCloud2 topic of the online evaluation, '
-                                     'relative to the camera namespace or absolute'),
     'managed': ('false', 'true: the lifecycle node depth_node_managed (configure and activate '
                          "it, e.g. with Nav2's lifecycle_manager); false: depth_node"),
     'transport_profile': ('', 'Fast DDS profile of the node (empty: '
@@ -67,16 +63,15 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
 }
 
 #: Launch arguments that set node parameters of the same name (when not empty).
-PARAMETER_ARGUMENTS = ('model', 'backend', 'preset', 'use_sim_time', 'evaluate_lidar')
+PARAMETER_ARGUMENTS = ('model', 'backend', 'preset', 'use_sim_time')
 #: Parameter arguments that are booleans ('true' or 'false'; empty: not set).
-BOOL_ARGUMENTS = ('use_sim_time', 'evaluate_lidar')
+BOOL_ARGUMENTS = ('use_sim_time',)
 #: Topic remappings: (the node's topic, the launch argument that names it, suffix).
 #: The node derives its compressed topic from the resolved image topic (image_transport's rule),
 #: so remapping ``image`` moves both.
 REMAPPINGS: tuple[tuple[str, str, str], ...] = (
     ('image', 'image', ''),
     ('camera_info', 'camera_info', ''),
-    ('lidar_points', 'lidar_points', ''),
 )
 #: Launch arguments that set the node's namespace and its parameter file.
 NAMESPACE_ARGUMENT = 'camera'

@@ -17,16 +17,20 @@
 Replay a KITTI drive (a bag from ``msdepth-kitti2bag``) into the depth node, optionally in RViz.
 
     ros2 launch msdepth_ros kitti_replay.launch.py bag:=drive_0001.mcap model:=/path/kitti.onnx \
-        rviz:=true
+        rviz:=true evaluate:=true
 
 Starts ``depth.launch.py`` with ``config/kitti.yaml`` in the left colour camera's namespace
 (``/kitti/camera_color_left``: ``image_raw`` and ``camera_info`` in, ``depth/image``,
-``depth/camera_info``, ``points`` and ``depth/colorized`` out), then, when ``bag`` is given,
+``depth/camera_info``, ``points`` and ``depth/colorized`` out); with ``evaluate:=true`` also
+``lidar_eval_node`` in the same namespace with ``config/lidar_eval_kitti.yaml``, scoring
+``depth/image`` against ``/kitti/velodyne_points`` (``depth_eval/metrics`` and ``/diagnostics``
+out); then, when ``bag`` is given,
 ``ros2 bag play`` with ``/clock`` and the QoS override file ``config/kitti_bag_qos.yaml`` (so
 that ``/tf_static`` is latched), and RViz with ``rviz/kitti.rviz`` when ``rviz:=true``. The
 bag player, a best-effort publisher of camera-size frames, gets the same Fast DDS profile as the
 node (``transport_profile``): for a best-effort publisher it is the publisher's shared-memory
-segment that decides whether large frames arrive (docs/transport.md). Where
+segment that decides whether large frames arrive (docs/transport.md); the evaluation node
+gets the profile too. Where
 ``ros2 bag`` is not installed, leave ``bag`` empty and replay with ``msdepth-replay BAG --clock``.
 This file only describes the launch: no side effects, no ``eval``.
 """
@@ -42,6 +46,8 @@ CAMERA_NAMESPACE = '/kitti/camera_color_left'
 IMAGE_TOPIC = 'image_raw'
 CAMERA_INFO_TOPIC = 'camera_info'
 VELODYNE_TOPIC = '/kitti/velodyne_points'
+#: The evaluation node's executable (and node name).
+EVAL_EXECUTABLE = 'lidar_eval_node'
 
 #: Launch argument -> (default, description).
 ARGUMENTS: dict[str, tuple[str, str]] = {
@@ -54,8 +60,11 @@ ARGUMENTS: dict[str, tuple[str, str]] = {
     'loop': ('false', 'replay the bag again at its end (true or false)'),
     'start_delay_s': ('3.0', 'seconds between starting the node and starting the playback, '
                              'for the model to load'),
-    'evaluate': ('false', 'score the depth against /kitti/velodyne_points on /diagnostics '
-                          '(evaluate_lidar of the node, transforms from /tf_static)'),
+    'evaluate': ('false', 'true: also start lidar_eval_node, which scores the depth against '
+                          '/kitti/velodyne_points (transforms from /tf_static) on '
+                          'depth_eval/metrics and /diagnostics'),
+    'eval_config': ('', 'parameter file of lidar_eval_node (empty: config/lidar_eval_kitti.yaml '
+                        'of this package)'),
     'rviz': ('false', 'start RViz with rviz/kitti.rviz (true or false)'),
     'use_sim_time': ('true', 'use the /clock that ros2 bag play publishes'),
     'transport_profile': ('', 'Fast DDS profile of the node and the bag player (empty: '
@@ -93,10 +102,28 @@ def depth_launch_arguments(values: Mapping[str, str], share_dir: str) -> dict[st
     args = {name: values[name] for name in DEPTH_ARGUMENTS}
     args['use_sim_time'] = str(_flag(values, 'use_sim_time')).lower()
     args.update(preset='kitti', camera=CAMERA_NAMESPACE, image=IMAGE_TOPIC,
-                camera_info=CAMERA_INFO_TOPIC, lidar_points=VELODYNE_TOPIC,
-                evaluate_lidar=str(_flag(values, 'evaluate')).lower(),
+                camera_info=CAMERA_INFO_TOPIC,
                 config=values['config'] or os.path.join(share_dir, 'config', 'kitti.yaml'))
     return args
+
+
+def eval_node_arguments(values: Mapping[str, str], share_dir: str,
+                        environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """
+    Return the keyword arguments of ``lidar_eval_node``'s ``launch_ros.actions.Node``.
+
+    None unless ``evaluate`` is true. The node runs in the camera's namespace, so that
+    ``depth/image``, ``depth/camera_info`` and ``camera_info`` (the crop's camera pixels) are
+    the depth node's outputs and the camera's info; ``lidar_points`` is the Velodyne.
+    """
+    if not _flag(values, 'evaluate'):
+        return None
+    config = values['eval_config'] or os.path.join(share_dir, 'config', 'lidar_eval_kitti.yaml')
+    return {'package': PACKAGE, 'executable': EVAL_EXECUTABLE, 'name': EVAL_EXECUTABLE,
+            'namespace': CAMERA_NAMESPACE,
+            'parameters': [config, {'use_sim_time': _flag(values, 'use_sim_time')}],
+            'remappings': [('camera_info', CAMERA_INFO_TOPIC), ('lidar_points', VELODYNE_TOPIC)],
+            'additional_env': bag_play_environment(values, share_dir, environ)}
 
 
 def bag_play_command(values: Mapping[str, str], share_dir: str) -> list[str] | None:
@@ -115,7 +142,11 @@ def bag_play_command(values: Mapping[str, str], share_dir: str) -> list[str] | N
 
 def bag_play_environment(values: Mapping[str, str], share_dir: str,
                          environ: Mapping[str, str]) -> dict[str, str]:
-    """Return the bag player's Fast DDS profile variables (as depth.launch.py gives the node)."""
+    """
+    Return the Fast DDS profile variables of the bag player and the evaluation node.
+
+    The same as ``depth.launch.py`` gives the depth node.
+    """
     value = values['transport_profile'].strip()
     if value == 'none' or (not value and any(environ.get(n) for n in PROFILE_VARIABLES)):
         return {}
@@ -140,6 +171,9 @@ def _launch(context: Any) -> list:
     actions: list = [IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share_dir, 'launch', 'depth.launch.py')),
         launch_arguments=depth_launch_arguments(values, share_dir).items())]
+    evaluation = eval_node_arguments(values, share_dir, os.environ)
+    if evaluation is not None:
+        actions.append(Node(output='screen', emulate_tty=True, **evaluation))
     play = bag_play_command(values, share_dir)
     if play is not None:
         actions.append(TimerAction(period=float(_positive(values, 'start_delay_s')),
@@ -155,7 +189,7 @@ def _launch(context: Any) -> list:
 
 
 def generate_launch_description() -> Any:
-    """Declare the arguments, the depth node, the playback and RViz."""
+    """Declare the arguments, the depth node, the evaluation node, the playback and RViz."""
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 

@@ -61,11 +61,13 @@ class NodeProcess:
     """
     ``depth_node`` started through its console script, in namespace ``namespace``.
 
-    Its log (stdout and stderr) goes to ``log_path``; ``env`` adds environment variables.
+    Its log (stdout and stderr) goes to ``log_path``; ``env`` adds environment variables;
+    ``command`` starts another node instead (its command line before ``--ros-args``).
     """
 
     def __init__(self, namespace: str, args: Iterable[str], log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
         self.namespace = namespace
         self.log_path = log_path
         env = dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1',
@@ -73,7 +75,8 @@ class NodeProcess:
                    **(env or {}))
         self._log_file = open(log_path, 'w')
         self.proc = subprocess.Popen(
-            [console_script('depth_node'), '--ros-args', '-r', f'__ns:={namespace}', *args],
+            [*(command or [console_script('depth_node')]), '--ros-args', '-r',
+             f'__ns:={namespace}', *args],
             stdout=self._log_file, stderr=subprocess.STDOUT, env=env)
 
     def log(self) -> str:
@@ -218,23 +221,25 @@ class Client:
 
     # -- diagnostics ---------------------------------------------------------------------------
 
-    def diagnostics(self, namespace: str, after_s: float | None = None) -> dict[str, str] | None:
+    def diagnostics(self, namespace: str, after_s: float | None = None,
+                    status: str = 'depth_node: depth') -> dict[str, str] | None:
         """
         Latest status of the node in ``namespace`` as a dict (``level``, ``message``, values).
 
-        With ``after_s`` (``time.time()``), only statuses stamped at or after it count.
+        With ``after_s`` (``time.time()``), only statuses stamped at or after it count;
+        ``status``: the status name after the namespace (another node's).
         """
-        name = f'{namespace}/depth_node: depth'
+        name = f'{namespace}/{status}'
         for msg in reversed(self.messages('/diagnostics')):
             stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
             if after_s is not None and stamp_s < after_s:
                 return None
-            for status in msg.status:
-                if status.name == name:
-                    values = {kv.key: kv.value for kv in status.values}
-                    values['level'] = int.from_bytes(status.level, 'little') \
-                        if isinstance(status.level, bytes) else int(status.level)
-                    values['message'] = status.message
+            for entry in msg.status:
+                if entry.name == name:
+                    values = {kv.key: kv.value for kv in entry.values}
+                    values['level'] = int.from_bytes(entry.level, 'little') \
+                        if isinstance(entry.level, bytes) else int(entry.level)
+                    values['message'] = entry.message
                     return values
         return None
 

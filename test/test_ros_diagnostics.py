@@ -19,10 +19,12 @@ from __future__ import annotations
 from diagnostic_msgs.msg import DiagnosticStatus
 from msdepth_ros.core.metrics import METRIC_NAMES
 from msdepth_ros.core.online_eval import frame_metrics, RunningMetrics
-from msdepth_ros.ros.diagnostics import (build_status, DROPPED_BUSY, EVAL_NO_SCAN,
+from msdepth_ros.ros.diagnostics import (build_status, DROPPED_BUSY, EVAL_DEPTH, EVAL_FAILED,
+                                         EVAL_NO_CAMERA, EVAL_NO_DEPTH_INFO, EVAL_NO_SCAN,
                                          EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
-                                         evaluation_values, FrameStats, LOST_TRANSPORT,
-                                         RECEIVED, SequenceGaps, SKIPPED_IDLE, ThrottledLog)
+                                         evaluation_status, evaluation_values, FrameStats,
+                                         LOST_TRANSPORT, RECEIVED, SequenceGaps, SKIPPED_IDLE,
+                                         ThrottledLog)
 import numpy as np
 import pytest
 
@@ -134,29 +136,39 @@ def test_idle_without_subscribers_is_ok():
     assert values['frames skipped without subscribers'] == '3'
 
 
-def test_evaluation_values_follow_the_counts():
+def test_evaluation_status_follows_the_counts():
     clock = Clock()
     stats = FrameStats(clock)
-    stats.add(RECEIVED, 4)
+    stats.add(EVAL_DEPTH, 9)
+    stats.add(EVAL_NO_DEPTH_INFO)
+    stats.add(EVAL_NO_CAMERA)
     stats.add(EVAL_SCANS, 5)
     stats.add(EVAL_NO_SCAN)
     stats.add(EVAL_SCAN_TOO_FAR)
     stats.add(EVAL_NO_TRANSFORM, 2)
     running = RunningMetrics(window=1)
-    before = evaluation_values(stats.report(), running.summary(), [('crop', 'garg')])
+    before = evaluation_values(FrameStats(clock).report(), running.summary(),
+                               [('crop', 'garg')])
     assert dict(before)['evaluation rmse (run)'] == 'nan'
     gt = np.array([[2.0, 4.0], [8.0, np.nan]])
     running.add(frame_metrics(gt * 1.1, gt, 1e-3, 80.0))
     running.add(frame_metrics(gt, gt, 1e-3, 80.0))
     stats.add_bad('pointcloud')
-    clock.now += 1.0
-    status = build_status(stats.report(), 'cam/depth_node: depth', 'torch cpu', [], 0.5, False,
-                          False, extra_values=evaluation_values(
-                              stats.report(), running.summary(), [('crop', 'garg')], 12.25))
+    clock.now += 2.0
+    status = evaluation_status(stats.report(), running.summary(), 'cam/lidar_eval_node: '
+                               'evaluation', [('crop', 'garg')], 12.25)
     values = {kv.key: kv.value for kv in status.values}
-    # Appended after the node's own values, in order.
+    # The metrics come last, in order.
     assert [kv.key for kv in status.values][-2 * len(METRIC_NAMES):][0] == \
         'evaluation delta1 (run)'
+    assert status.level == DiagnosticStatus.WARN
+    assert status.message == ('1 bad messages (pointcloud 1); depth images without their camera '
+                              'info (1); waiting for the camera info of the crop (1); no '
+                              'transform camera <- LIDAR (2)')
+    assert values['depth image rate (Hz)'] == '4.50' and values['scan rate (Hz)'] == '2.50'
+    assert values['evaluation depth images received'] == '9'
+    assert values['evaluation frames without their camera info'] == '1'
+    assert values['evaluation frames without camera intrinsics for the crop'] == '1'
     assert values['evaluation crop'] == 'garg'
     assert values['evaluation frames scored'] == '2'
     assert values['evaluation frames without a scan'] == '1'
@@ -169,6 +181,18 @@ def test_evaluation_values_follow_the_counts():
     assert values['evaluation abs_rel (run)'] == '0.05'        # (0.1 + 0) / 2
     assert values['evaluation abs_rel (window)'] == '0'        # the perfect frame only
     assert values['bad messages: pointcloud'] == '1'
+    # A quiet period: no depth images, no scans; a failed frame is an error.
+    stats.add(EVAL_FAILED)
+    clock.now += 1.0
+    status = evaluation_status(stats.report(), running.summary(), 'e')
+    assert status.level == DiagnosticStatus.ERROR
+    assert status.message == ('1 frames failed; no depth images in the last 1.0 s; no LIDAR '
+                              'scans in the last 1.0 s')
+    stats.add(EVAL_DEPTH)
+    stats.add(EVAL_SCANS)
+    clock.now += 1.0
+    status = evaluation_status(stats.report(), running.summary(), 'e')
+    assert (status.level, status.message) == (DiagnosticStatus.OK, 'ok')
 
 
 @pytest.mark.parametrize('numbers, single, expected', [

@@ -12,7 +12,12 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The evaluation's thread: scans and transforms in, counts and metrics out (no DDS)."""
+"""
+The LIDAR evaluation without DDS: its thread, the depth image pairing and reader.
+
+The thread takes scans and transforms and gives counts and metrics; depth images pair with
+the camera info of their stamp.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +26,16 @@ import time
 from geometry_msgs.msg import TransformStamped
 from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.metrics import CROPS
 from msdepth_ros.core.online_eval import frame_metrics
-from msdepth_ros.ros.config import NodeConfig
+from msdepth_ros.msgs.images import ConversionError
+from msdepth_ros.ros.conversions import numpy_to_image
 from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO_SCAN,
                                          EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
                                          FrameStats)
-from msdepth_ros.ros.evaluation import EvalJob, LidarEvaluator, LOG_NO_TRANSFORM
+from msdepth_ros.ros.eval_config import EvalConfig
+from msdepth_ros.ros.evaluation import (depth_metres, DepthPairing, EvalJob, LidarEvaluator,
+                                        LOG_NO_TRANSFORM)
 import numpy as np
 import pytest
 from sensor_msgs.msg import PointCloud2, PointField
@@ -68,14 +77,15 @@ class Harness:
     """An evaluator with its counters, rejected messages and warnings kept."""
 
     def __init__(self, **values) -> None:
-        self.config = NodeConfig.from_parameters(
-            {'model': 'model.pt', 'evaluate_lidar': True, **values}, check_model_file=False)
+        self.config = EvalConfig.from_parameters(values)
         self.stats = FrameStats()
         self.rejected: list[tuple[str, str]] = []
         self.logged: list[tuple[str, str]] = []
+        self.scored: list[tuple[EvalJob, object, float]] = []
         self.evaluator = LidarEvaluator(self.config, lambda: self.config, self.stats,
                                         lambda kind, msg: self.rejected.append((kind, msg)),
-                                        lambda kind, msg: self.logged.append((kind, msg)))
+                                        lambda kind, msg: self.logged.append((kind, msg)),
+                                        lambda *score: self.scored.append(score))
 
     def totals(self) -> dict[str, int]:
         return self.stats.report().totals
@@ -89,10 +99,10 @@ class Harness:
         raise AssertionError(f'timed out waiting for {what}: {self.totals()}')
 
     def job(self, stamp_s: float, depth_m: np.ndarray | None = None,
-            frame_id: str = 'cam') -> EvalJob:
+            frame_id: str = 'cam', camera: Intrinsics | None = None) -> EvalJob:
         depth = np.full((GRID.height, GRID.width), 5.0, np.float32) if depth_m is None \
             else depth_m
-        return EvalJob(depth, GRID, GRID, stamp_s, frame_id)
+        return EvalJob(depth, GRID, camera, stamp_s, frame_id)
 
 
 @pytest.fixture
@@ -122,6 +132,28 @@ def test_scores_against_the_nearest_scan_through_tf(harness):
     assert summary.run == expected.metrics and summary.run['abs_rel'] == pytest.approx(0.25)
     assert offset_ms == pytest.approx(30.0, abs=1e-3)
     assert not h.rejected
+    # The frame's own score goes to on_score (the node publishes it on depth_eval/metrics).
+    [(job, score, offset_s)] = h.scored
+    assert job.stamp_s == 10.03 and offset_s == pytest.approx(0.03)
+    assert score.metrics == expected.metrics and score.pixels == expected.pixels
+
+
+def test_the_crop_is_in_the_pixels_of_the_camera_not_of_the_depth_grid(harness):
+    # The depth grid covers part of the camera image at half its pitch: grid pixel (u, v) is
+    # camera pixel (2u + 0.5, 2v + 12.5), so Garg's crop (camera rows 19.6 to 47.6 of 48) keeps
+    # grid rows 4 to 11, where Garg's fractions of the grid itself would keep rows 5 to 11.
+    camera = Intrinsics(40.0, 40.0, 15.5, 23.5, 32, 48)
+    h = harness(eval_transform_source='parameters', eval_crop='garg')
+    h.evaluator.add_cloud(_cloud(WALL, 10.0))
+    h.evaluator.submit(h.job(10.0, camera=camera))
+    h.wait(lambda: h.evaluator.summary()[0].frames == 1, 'a scored frame')
+    _, score, _ = h.scored[0]
+    v = np.rint(WALL[:, 1] / 4.0 * camera.fy_px + camera.cy_px)
+    u = np.rint(WALL[:, 0] / 4.0 * camera.fx_px + camera.cx_px)
+    inside = CROPS['garg'].mask(camera.height, camera.width)[v.astype(int), u.astype(int)]
+    assert 0 < score.pixels == inside.sum() < len(WALL)
+    # The same fractions of the depth grid would keep other rows.
+    assert CROPS['garg'].mask(GRID.height, GRID.width).sum() < score.pixels
 
 
 def test_no_scan_too_far_no_transform_are_counted(harness):
@@ -136,8 +168,7 @@ def test_no_scan_too_far_no_transform_are_counted(harness):
     [(kind, message)] = h.logged
     assert kind == LOG_NO_TRANSFORM and "LIDAR frame 'velo' to the camera frame 'cam'" in message
     # The warning can be switched off at run time.
-    h.config = NodeConfig.from_parameters({**h.config.values(), 'eval_warn_no_transform': False},
-                                          check_model_file=False)
+    h.config = EvalConfig.from_parameters({**h.config.values(), 'eval_warn_no_transform': False})
     h.evaluator.submit(h.job(10.0))
     h.wait(lambda: h.totals().get(EVAL_NO_TRANSFORM) == 2, 'no transform again')
     assert len(h.logged) == 1
@@ -180,3 +211,41 @@ def test_a_waiting_frame_is_replaced_by_a_newer_one(harness):
         h.evaluator.submit(h.job(2.0))
     h.wait(lambda: h.totals().get(EVAL_NO_SCAN) == 1, 'the newer frame')
     assert h.totals()[EVAL_DROPPED_BUSY] == 1
+
+
+def test_depth_pairing_pairs_equal_stamps_newest_only():
+    pairing: DepthPairing[str, str] = DepthPairing()
+    assert pairing.image((1, 0), 'd1') == (None, 0)
+    assert pairing.info((1, 0), 'i1') == (('d1', 'i1'), 0)
+    # Camera info first, then its image.
+    assert pairing.info((2, 0), 'i2') == (None, 0)
+    assert pairing.image((2, 0), 'd2') == (('d2', 'i2'), 0)
+    # A newer image replaces one that waits: that one is lost.
+    assert pairing.image((3, 0), 'd3') == (None, 0)
+    assert pairing.image((4, 0), 'd4') == (None, 1)
+    # The camera info of a later stamp: the waiting image can no longer be paired.
+    assert pairing.info((5, 0), 'i5') == (None, 1)
+    # An image older than the waiting camera info is lost at once; the info still waits.
+    assert pairing.image((4, 5), 'd4b') == (None, 1)
+    assert pairing.image((5, 0), 'd5') == (('d5', 'i5'), 0)
+    # An older camera info does not replace a newer one that waits.
+    assert pairing.info((7, 0), 'i7') == (None, 0)
+    assert pairing.info((6, 0), 'i6') == (None, 0)
+    assert pairing.image((7, 0), 'd7') == (('d7', 'i7'), 0)
+
+
+def test_depth_images_are_read_in_metres_with_nan_invalid():
+    metres = np.array([[1.5, 0.0], [np.inf, -2.0]], np.float32)
+    read = depth_metres(numpy_to_image(metres, '32FC1'))
+    np.testing.assert_array_equal(read, [[1.5, np.nan], [np.nan, np.nan]])
+    millimetres = np.array([[1500, 0], [65535, 7]], np.uint16)
+    read = depth_metres(numpy_to_image(millimetres, '16UC1'))
+    np.testing.assert_allclose(read, [[1.5, np.nan], [65.535, 0.007]], rtol=1e-6)
+    assert read.dtype == np.float32
+    with pytest.raises(ConversionError, match="'rgb8' is not a depth encoding") as caught:
+        depth_metres(numpy_to_image(np.zeros((2, 2, 3), np.uint8), 'rgb8'))
+    assert caught.value.kind == 'encoding'
+    truncated = numpy_to_image(metres, '32FC1')
+    truncated.data = truncated.data[:-1]
+    with pytest.raises(ConversionError, match='truncated'):
+        depth_metres(truncated)

@@ -78,7 +78,7 @@ def depth_metres(msg: Any) -> np.ndarray:
     else:
         depth_m = raw.astype(np.float32, copy=False)
     with np.errstate(invalid='ignore'):
-        depth_m[~(depth_m > 0)] = np.nan
+        depth_m[~(np.isfinite(depth_m) & (depth_m > 0))] = np.nan
     return depth_m
 
 
