@@ -17,14 +17,17 @@
 ``launch/kitti_replay.launch.py``, its QoS override file and its RViz view, checked together.
 
 ROS's ``launch`` is not installed here (no PyPI wheel), so the launch file's pure functions are
-checked: what it hands to ``depth.launch.py``, the ``ros2 bag play`` command line, and that the
-files it names exist, parse, and name the topics the node and ``msdepth-kitti2bag`` use.
+checked: what it hands to ``depth.launch.py``, the evaluation node it starts with
+``evaluate:=true``, the ``ros2 bag play`` command line, and that the files it names exist, parse,
+and name the topics the nodes and ``msdepth-kitti2bag`` use.
 """
 
 from pathlib import Path
 
 from launch_checks import assert_no_side_effects, load_launch_module
+from msdepth_ros.ros import eval_config
 from msdepth_ros.ros.config import NodeConfig
+from msdepth_ros.ros.eval_config import EvalConfig
 from msdepth_ros.tools.replay import read_overrides
 import pytest
 import yaml
@@ -60,15 +63,46 @@ def test_depth_launch_gets_only_arguments_it_declares():
     assert node['namespace'] == '/kitti/camera_color_left'
     assert ('image', 'image_raw') in node['remappings']
     assert ('camera_info', 'camera_info') in node['remappings']
-    assert ('lidar_points', '/kitti/velodyne_points') in node['remappings']
-    assert node['parameters'][1]['evaluate_lidar'] is False
-    evaluated = depth.node_arguments(dict(_defaults(depth), **kitti.depth_launch_arguments(
-        dict(_defaults(kitti), model='/m/kitti.onnx', evaluate='true'), str(REPO_ROOT))),
-        str(REPO_ROOT))
-    assert evaluated['parameters'][1]['evaluate_lidar'] is True
     NodeConfig.from_parameters(node['parameters'][1], check_model_file=False)
     for path in node['parameters'][:1]:
         assert Path(path).is_file(), path
+    # evaluate:=true changes nothing of the depth node: the evaluation is another node.
+    evaluated = kitti.depth_launch_arguments(dict(_defaults(kitti), model='/m/kitti.onnx',
+                                                  evaluate='true'), str(REPO_ROOT))
+    assert evaluated == args
+
+
+def test_evaluate_starts_the_evaluation_node_beside_the_depth_node():
+    kitti = load_launch_module(KITTI)
+    depth = load_launch_module(LAUNCH_DIR / 'depth.launch.py')
+    assert kitti.eval_node_arguments(_defaults(kitti), str(REPO_ROOT), {}) is None
+    values = dict(_defaults(kitti), model='/m/kitti.onnx', evaluate='true')
+    node = kitti.eval_node_arguments(values, str(REPO_ROOT), {})
+    assert (node['package'], node['executable']) == ('msdepth_ros', eval_config.NODE_NAME)
+    setup = (REPO_ROOT / 'setup.py').read_text(encoding='utf-8')
+    assert f"'{node['executable']} = msdepth_ros.ros.lidar_eval_node:main'" in setup
+    # In the depth node's namespace: its depth/image and depth/camera_info, the camera's
+    # camera_info (the crop's pixels), and the bag's Velodyne.
+    depth_node = depth.node_arguments(dict(_defaults(depth), **kitti.depth_launch_arguments(
+        values, str(REPO_ROOT))), str(REPO_ROOT), environ={})
+    assert node['namespace'] == depth_node['namespace'] == kitti.CAMERA_NAMESPACE
+    remappings = dict(node['remappings'])
+    assert remappings == {eval_config.TOPIC_CAMERA_INFO: dict(depth_node['remappings'])[
+        'camera_info'], eval_config.TOPIC_LIDAR: '/kitti/velodyne_points'}
+    assert set(remappings) <= set(eval_config.INPUT_TOPICS)
+    assert {eval_config.TOPIC_DEPTH, eval_config.TOPIC_DEPTH_INFO} <= set(NODE_OUTPUTS)
+    config_file, overrides = node['parameters']
+    assert config_file == str(REPO_ROOT / 'config' / 'lidar_eval_kitti.yaml')
+    assert overrides == {'use_sim_time': True}
+    params = yaml.safe_load(Path(config_file).read_text(encoding='utf-8'))['/**']
+    config = EvalConfig.from_parameters(params['ros__parameters'])
+    assert config.eval_crop == 'garg' and config.eval_transform_source == 'tf'
+    assert node['additional_env'] == depth_node['additional_env']
+    given = kitti.eval_node_arguments(dict(values, eval_config='/c/eval.yaml',
+                                           use_sim_time='false'), str(REPO_ROOT), {})
+    assert given['parameters'] == ['/c/eval.yaml', {'use_sim_time': False}]
+    with pytest.raises(ValueError, match='evaluate'):
+        kitti.eval_node_arguments(dict(values, evaluate='yes'), str(REPO_ROOT), {})
 
 
 def test_the_bag_player_and_the_node_get_the_same_transport_profile():

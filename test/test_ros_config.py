@@ -27,27 +27,24 @@ from pathlib import Path
 from conftest import REPO_ROOT
 from launch_checks import load_launch_module
 from msdepth_ros.core.colormap import COLORMAPS
-from msdepth_ros.core.metrics import (CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M,
-                                      NYU_MAX_DEPTH_M)
 from msdepth_ros.core.presets import KITTI, NYU, PRESETS
-from msdepth_ros.core.transforms import matrix_to_quaternion
 from msdepth_ros.inference.backend import BACKEND_NAMES
 from msdepth_ros.ros.config import (ConfigError, INPUT_TOPICS, NodeConfig, PARAMETERS,
-                                    PARAMETERS_BY_NAME, TOPIC_LIDAR)
-import numpy as np
+                                    PARAMETERS_BY_NAME)
 import pytest
 import yaml
 
-# Node parameter files (config/ also holds training configs and a QoS override file).
+# The depth node's parameter files (config/ also holds training configs, a QoS override file and
+# the LIDAR evaluation node's files, checked by test_ros_eval_config.py).
 CONFIGS = sorted(p for p in (REPO_ROOT / 'config').glob('*.yaml')
-                 if 'ros__parameters' in p.read_text(encoding='utf-8'))
+                 if 'ros__parameters' in p.read_text(encoding='utf-8')
+                 and not p.name.startswith('lidar_eval'))
 LAUNCH_FILE = REPO_ROOT / 'launch' / 'depth.launch.py'
 #: Parameters every rclpy node has, which a YAML file or launch file may set.
 ROS_PARAMETERS = {'use_sim_time'}
 #: Parameters that can change while the node runs; the others need a restart.
 RUN_TIME = {'min_depth_m', 'max_depth_m', 'skip_unsubscribed', 'publish_points', 'points_rgb',
-            'publish_colorized', 'colormap', 'drop_warn_ratio', 'log_throttle_s',
-            'eval_warn_no_transform'}
+            'publish_colorized', 'colormap', 'drop_warn_ratio', 'log_throttle_s'}
 
 
 def _valid(**values):
@@ -118,14 +115,6 @@ def test_an_empty_model_is_the_packages_demo_model(monkeypatch, tmp_path):
     ({'camera_fx_px': 500.0}, 'fallback intrinsics are incomplete: camera_fx_px set but '
                               'camera_fy_px, camera_width, camera_height not'),
     ({'drop_warn_ratio': 2.0}, "parameter 'drop_warn_ratio': 2.0 is outside [0.0, 1.0]"),
-    ({'eval_min_depth_m': 80.0}, 'parameters eval_min_depth_m and eval_max_depth_m: need min < '
-                                 'max, got 80.0 and 80.0'),
-    ({'eval_lidar_qw': 0.5}, 'need a unit quaternion, got [0.0, 0.0, 0.0, 0.5] (norm 0.5)'),
-    ({'eval_crop': 'center'}, "parameter 'eval_crop': 'center' is not one of none, eigen, garg, "
-                              'nyu_eigen'),
-    ({'eval_transform_source': 'tf2'}, "parameter 'eval_transform_source': 'tf2' is not one of "
-                                       'tf, parameters'),
-    ({'eval_window': 0}, "parameter 'eval_window': 0 is outside [1, 10000]"),
     ({'precision': 'int8'}, "parameter 'precision': 'int8' is not one of auto, fp32, fp16"),
     ({'backend': 'onnxruntime', 'precision': 'fp16'}, "'fp16' does not apply to the "
                                                       'onnxruntime backend'),
@@ -191,30 +180,6 @@ def test_fallback_intrinsics_and_preset_checks():
         config.check_model_preset(KITTI)
 
 
-def test_evaluation_is_off_by_default_and_its_settings_read_back():
-    config = _valid()
-    assert not config.evaluate_lidar and config.eval_transform_source == 'tf'
-    assert (config.eval_min_depth_m, config.eval_max_depth_m) == (KITTI_MIN_DEPTH_M,
-                                                                  KITTI_MAX_DEPTH_M)
-    assert config.eval_crop_region() is None
-    np.testing.assert_array_equal(config.fixed_T_cam_lidar(), np.eye(4))
-    # KITTI's camera 2 <- velodyne: x forward, y left, z up into x right, y down, z forward.
-    rotation = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
-    qx, qy, qz, qw = matrix_to_quaternion(rotation)
-    config = _valid(evaluate_lidar=True, eval_transform_source='parameters', eval_crop='garg',
-                    eval_lidar_x_m=0.06, eval_lidar_y_m=-0.08, eval_lidar_z_m=-0.27,
-                    eval_lidar_qx=qx, eval_lidar_qy=qy, eval_lidar_qz=qz, eval_lidar_qw=qw)
-    assert config.eval_crop_region() is CROPS['garg']
-    T = config.fixed_T_cam_lidar()
-    np.testing.assert_allclose(T[:3, :3], rotation, atol=1e-12)
-    np.testing.assert_array_equal(T[:3, 3], [0.06, -0.08, -0.27])
-
-
-def test_lidar_topic_is_a_remappable_input():
-    assert TOPIC_LIDAR == 'lidar_points' and TOPIC_LIDAR in INPUT_TOPICS
-    assert PARAMETERS_BY_NAME['eval_crop'].choices == ('none',) + tuple(sorted(CROPS))
-
-
 # -- YAML configs ----------------------------------------------------------------------------
 
 def _yaml_parameters(path: Path) -> dict:
@@ -244,18 +209,6 @@ def test_config_names_types_and_values(path):
 def test_depth_yaml_lists_every_parameter_at_its_default():
     params = _yaml_parameters(REPO_ROOT / 'config' / 'depth.yaml')
     assert params == NodeConfig.defaults()
-
-
-@pytest.mark.parametrize('name, max_depth_m, crop', [
-    ('kitti.yaml', KITTI_MAX_DEPTH_M, 'garg'), ('nyu.yaml', NYU_MAX_DEPTH_M, 'nyu_eigen')])
-def test_camera_configs_document_the_evaluation_off(name, max_depth_m, crop):
-    params = _yaml_parameters(REPO_ROOT / 'config' / name)
-    assert params['evaluate_lidar'] is False
-    assert (params['eval_max_depth_m'], params['eval_crop']) == (max_depth_m, crop)
-    # Every evaluation setting but the fixed transform (these files take it from TF).
-    evaluation = {spec.name for spec in PARAMETERS if spec.name.startswith('eval')
-                  and not spec.name.startswith('eval_lidar_')}
-    assert evaluation <= set(params)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[p.name for p in CONFIGS])
@@ -312,8 +265,7 @@ def test_node_arguments_for_given_and_default_values():
                                   {'use_sim_time': False}]
     # The compressed topic follows the image remapping inside the node (image_transport's rule).
     assert args['remappings'] == [('image', 'image_rect_color'),
-                                  ('camera_info', 'camera_info'),
-                                  ('lidar_points', 'lidar_points')]
+                                  ('camera_info', 'camera_info')]
     profile = '/opt/share/msdepth_ros/config/fastdds_large_frames.xml'
     assert args['additional_env'] == {'FASTRTPS_DEFAULT_PROFILES_FILE': profile,
                                       'FASTDDS_DEFAULT_PROFILES_FILE': profile}
@@ -332,19 +284,20 @@ def test_node_arguments_for_given_and_default_values():
     given = dict(defaults, model='/m/kitti.pt', backend='torch', preset='kitti',
                  camera='/kitti/camera_02', image='/kitti/camera_02/image_rect',
                  camera_info='/kitti/camera_02/camera_info', config='/c/kitti.yaml',
-                 use_sim_time='true', evaluate_lidar='true')
+                 use_sim_time='true')
     args = module.node_arguments(given, '/opt/share/msdepth_ros')
     overrides = args['parameters'][1]
     assert args['parameters'][0] == '/c/kitti.yaml'
     assert overrides == {'model': '/m/kitti.pt', 'backend': 'torch', 'preset': 'kitti',
-                         'use_sim_time': True, 'evaluate_lidar': True}
+                         'use_sim_time': True}
     # The overrides are valid values of the node's parameters.
     NodeConfig.from_parameters(overrides, check_model_file=False)
     assert ('image', '/kitti/camera_02/image_rect') in args['remappings']
     with pytest.raises(ValueError, match='use_sim_time'):
         module.node_arguments(dict(defaults, use_sim_time='maybe'), '/opt')
-    with pytest.raises(ValueError, match='evaluate_lidar'):
-        module.node_arguments(dict(defaults, evaluate_lidar='on'), '/opt')
+    # The evaluation is another node's (lidar_eval_node): nothing of it is left here.
+    assert not any('eval' in name or 'lidar' in name for name in module.ARGUMENTS)
+    assert not any('eval' in spec.name or 'lidar' in spec.name for spec in PARAMETERS)
 
 
 def test_the_bare_launch_command_runs_the_demo_model(repo_root):
