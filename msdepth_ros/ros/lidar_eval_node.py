@@ -259,6 +259,10 @@ class LidarEvalNode(Node):
                   ('depth range (m)', f'{config.eval_min_depth_m:g} to '
                                       f'{config.eval_max_depth_m:g}'),
                   ('crop', crop), ('tolerance (s)', f'{config.eval_tolerance_s:g}')]
+        if self._camera_topic:
+            camera = self._camera
+            static.append(('crop camera', 'none yet' if camera is None
+                           else f'{camera.width}x{camera.height}'))
         warnings = ([] if self._depth_sub.subscription is not None
                     else [f'no publisher on {self._depth_sub.topic_name} yet'])
         return evaluation_status(self.stats.report(), summary,
