@@ -19,6 +19,7 @@ from pathlib import Path
 import re
 
 from launch_checks import load_launch_module
+from msdepth_ros.ros import eval_config
 from msdepth_ros.ros.config import PARAMETERS
 import pytest
 
@@ -71,6 +72,22 @@ def test_every_parameter_is_documented_with_its_type_and_default(spec):
 
 def test_every_documented_parameter_exists():
     assert set(_table_rows('parameter')) == {spec.name for spec in PARAMETERS}
+
+
+@pytest.mark.parametrize('spec', eval_config.PARAMETERS, ids=lambda s: s.name)
+def test_every_evaluation_parameter_is_documented_with_its_type_and_default(spec):
+    rows = _table_rows('evaluation parameter')
+    assert spec.name in rows, f'{spec.name} missing from the README evaluation parameter table'
+    _, type_name, default, change = rows[spec.name][:4]
+    assert type_name == spec.type_name
+    assert default == _ros_literal(spec.default)
+    assert change == ('restart' if spec.read_only else 'run time')
+
+
+def test_every_documented_evaluation_parameter_exists_and_the_metrics_layout_is_spelled():
+    assert set(_table_rows('evaluation parameter')) == set(eval_config.PARAMETERS_BY_NAME)
+    assert ', '.join(eval_config.METRICS_LAYOUT[:-1]) + ' (NaN without points), points' in README
+    assert f'`{eval_config.TOPIC_METRICS}` (out)' in README
 
 
 def test_every_launch_argument_of_depth_launch_is_documented():
