@@ -443,6 +443,13 @@ def test_tf2_msgs_is_needed_only_for_the_transform_from_tf(tmp_path):
     # The descriptor's range refuses it (rclpy), naming the parameter.
     assert bad.returncode == 2, bad.stderr
     assert "parameter 'eval_window'" in bad.stderr and 'out of range' in bad.stderr
+    # The config's own checks, one clear line.
+    bad = subprocess.run([*eval_node_command(), '--ros-args', '-p', 'eval_lidar_qw:=0.0',
+                          '-p', 'eval_transform_source:=parameters'],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2, bad.stderr
+    assert 'need a unit quaternion, got [0.0, 0.0, 0.0, 0.0]' in bad.stderr
+    assert len([line for line in bad.stderr.splitlines() if line.strip()]) == 1, bad.stderr
     node = NodeProcess('/notf', ['-p', 'eval_transform_source:=parameters'],
                        tmp_path / 'notf.log', env={'PYTHONPATH': env['PYTHONPATH']},
                        command=eval_node_command())
