@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The ROS 2 side: the depth node and its message conversions.
+The ROS 2 side: the depth node, the LIDAR evaluation node and their message conversions.
 
 Only this package (and ``tools/replay.py``) imports rclpy and message packages. Its modules
 import them at the top, so import them only where ROS is installed; importing this package
