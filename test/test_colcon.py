@@ -18,7 +18,7 @@ The package as a ROS user builds it: ``colcon build`` and ``colcon test`` in a s
 colcon (colcon-common-extensions and colcon-ros, requirements/test.txt) runs with this Python;
 the checkout is linked into the workspace's ``src/``. The install must hold what ``ros2 run``
 and ``ros2 launch`` look for, and ``colcon test`` must run pytest (it fell back to unittest and
-ran no test while setup.py named pytest only in ``tests_require``). About 20 s; deselect with
+ran no test while setup.py named pytest only in ``tests_require``). About 15 s; deselect with
 ``-m 'not colcon'``.
 """
 

@@ -298,6 +298,8 @@ def test_real_calibration_every_camera_projects_as_the_devkit(shared_data, tmp_p
     messages = check_bag_against_drive(bag, drive_dir, cameras=[0, 1, 2, 3])
     for camera in range(4):
         check_projection_through_p(messages, drive_dir, camera)
+        # What msgs.images, msdepth-bag-infer and the node's online evaluation do: K from P,
+        # points moved into the image's own frame.
         check_projection(messages, drive_dir, camera)
     # image_geometry's StereoCameraModel reads the baseline as -Tx / fx: KITTI's 0.54 m (grey)
     # and 0.53 m (colour).
