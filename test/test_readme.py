@@ -125,15 +125,18 @@ def test_every_command_runs_a_tool_where_it_is_installed():
     found = 0
     for block in _blocks(README, 'bash'):
         for words in _commands(block):
+            starts = {0} | {i + 1 for i, w in enumerate(words) if w in ('&&', '||', ';', '|')}
             for i, word in enumerate(words):
-                name = Path(word).name
-                if name not in scripts:
-                    continue
-                found += 1
-                ros2_run = words[max(0, i - 3):i] == ['ros2', 'run', 'msdepth_ros']
-                venv = word == f'.venv/bin/{name}'
-                assert ros2_run or venv, f'{" ".join(words)}: run {name} as `ros2 run ' \
-                    f'msdepth_ros {name}` (colcon) or `.venv/bin/{name}` (venv)'
+                if words[i - 3:i] == ['ros2', 'run', 'msdepth_ros'] and i >= 3:
+                    assert word in scripts, f'{" ".join(words)}: no executable {word}'
+                    found += 1
+                elif Path(word).name in scripts and (i in starts or word.endswith(
+                        f'bin/{Path(word).name}')):
+                    name = Path(word).name
+                    assert word == f'.venv/bin/{name}', \
+                        f'{" ".join(words)}: run {name} as `ros2 run msdepth_ros {name}` ' \
+                        f'(colcon) or `.venv/bin/{name}` (venv)'
+                    found += 1
     assert found >= 5
 
 
