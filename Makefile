@@ -7,12 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/base.txt requirements/test.txt requirements/interfaces.txt \
-	requirements/constraints.txt setup.py setup.cfg package.xml
+	requirements/constraints.txt setup.py setup.cfg package.xml scripts/register_ament.py
 INTERFACES := $(wildcard test/interfaces/*/package.xml test/interfaces/*/CMakeLists.txt \
 	test/interfaces/*/msg/*.msg) scripts/build_interfaces.sh
 # tf2_msgs (not on PyPI) is generated into the venv from test/interfaces/ by
 # scripts/build_interfaces.sh. Tests that talk DDS pick their own ROS_DOMAIN_ID
-# (test/conftest.py); the package's share/ folder is found through the venv's ament index.
+# (test/conftest.py). scripts/register_ament.py registers the checkout in the venv's ament index
+# as colcon installs it (share/msdepth_ros -> the checkout's launch/, config/, rviz/, models/;
+# lib/msdepth_ros -> the console scripts), so get_package_share_directory('msdepth_ros') and
+# the launch files' look-ups work in .venv as after colcon build.
 RUN := AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) $(BIN)/python
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
@@ -29,6 +32,7 @@ $(STAMP): $(BIN)/python $(REQUIREMENTS) $(INTERFACES)
 		-c requirements/constraints.txt -r requirements/test.txt -r requirements/interfaces.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	scripts/build_interfaces.sh $(VENV)
+	$(BIN)/python scripts/register_ament.py $(VENV)
 	touch $@
 
 test: $(STAMP)

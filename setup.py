@@ -47,7 +47,9 @@ setup(
     maintainer_email='maintainers@msdepth-ros.example',
     description='Metric depth from a single image (Eigen et al. 2014) as a ROS 2 node.',
     license='Apache-2.0',
-    tests_require=['pytest'],
+    # colcon test runs pytest when the 'test' extra names it (setuptools 72+ drop the old
+    # tests_require, and colcon then falls back to unittest, which finds no test here).
+    extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
             'msdepth-summary = msdepth_ros.tools.summary:main',

@@ -50,6 +50,9 @@ CAMERA_TOPICS = {2: '/kitti/camera_color_left', 3: '/kitti/camera_color_right',
 FRAMES = {2: 'camera_color_left_optical_frame', 3: 'camera_color_right_optical_frame',
           0: 'camera_gray_left_optical_frame', 1: 'camera_gray_right_optical_frame'}
 CEST_NS = 2 * 3600 * 10**9
+#: Stereo pairs: right camera -> left camera (sensor_msgs/CameraInfo: a right camera's P takes
+#: points in its left camera's optical frame).
+PAIR_LEFT = {1: 0, 3: 2}
 
 
 def read_bag(path: Path) -> tuple[dict, dict]:
@@ -87,6 +90,14 @@ def image_pixels(msg) -> np.ndarray:
     return pixels[..., 0] if channels == 1 else pixels
 
 
+def stereo_baseline_m(calib_values: dict, right: int) -> float:
+    """Distance of the rectified right camera's centre from its pair's left, from ``P_rect``."""
+    def centre(camera: int) -> np.ndarray:
+        p = calib_values[f'P_rect_0{camera}'].reshape(3, 4)
+        return -np.linalg.solve(p[:, :3], p[:, 3])
+    return float(np.linalg.norm(centre(right) - centre(PAIR_LEFT[right])))
+
+
 def check_bag_against_drive(bag: Path, drive_dir: Path, cameras, velodyne=True, oxts=False):
     """Every check that holds for any converted drive; returns the bag's messages."""
     messages, connections = read_bag(bag)
@@ -117,7 +128,13 @@ def check_bag_against_drive(bag: Path, drive_dir: Path, cameras, velodyne=True, 
                 expected = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
             np.testing.assert_array_equal(image_pixels(img), expected)
             assert (info.width, info.height) == (img.width, img.height) == size
-            np.testing.assert_array_equal(info.p.reshape(3, 4), p_rect)
+            p = info.p.reshape(3, 4)
+            np.testing.assert_array_equal(p[:, :3], p_rect[:, :3])
+            if camera in (0, 2):  # monocular or left: P = [K | 0] (CameraInfo's convention)
+                np.testing.assert_array_equal(p[:, 3], np.zeros(3))
+            else:  # right: Tx = -fx B, B the baseline to its pair's left camera
+                assert -p[0, 3] / p[0, 0] == pytest.approx(
+                    stereo_baseline_m(calib_values, camera), rel=1e-4)
             np.testing.assert_array_equal(info.k.reshape(3, 3), p_rect[:, :3])
             np.testing.assert_array_equal(info.r, np.eye(3).reshape(-1))
             assert info.distortion_model == 'plumb_bob'
@@ -181,6 +198,75 @@ def check_projection(messages, drive_dir: Path, camera: int) -> None:
         assert close.mean() > 0.999
 
 
+def check_projection_through_p(messages, drive_dir: Path, camera: int) -> float:
+    """
+    Project the Velodyne through the bag's tf and full P; compare with KITTI's devkit.
+
+    A point goes through ``/tf_static`` to the camera's optical frame (a right camera: to its
+    pair's left camera's frame) and through the camera info's 3x4 P; the devkit's pixel is
+    ``P_rect_0i R_rect_00 T_cam0_velo X`` from the calibration files' entries. Returns the
+    largest difference in pixels over the points in front of the camera that land near the
+    image.
+    """
+    date_dir = drive_dir.parent
+    c2c = read_calib_file(date_dir / 'calib_cam_to_cam.txt')
+    v2c = read_calib_file(date_dir / 'calib_velo_to_cam.txt')
+    r_rect = np.eye(4)
+    r_rect[:3, :3] = c2c['R_rect_00'].reshape(3, 3)
+    t_cam0_velo = np.eye(4)
+    t_cam0_velo[:3, :3] = v2c['R'].reshape(3, 3)
+    t_cam0_velo[:3, 3] = v2c['T']
+    devkit = c2c[f'P_rect_0{camera}'].reshape(3, 4) @ r_rect @ t_cam0_velo
+    tree = tree_from_tf_messages([m for _, m in messages['/tf_static']])
+    T_frame_velo = tree.lookup(FRAMES[PAIR_LEFT.get(camera, camera)], 'velodyne')
+    info = messages[f'{CAMERA_TOPICS[camera]}/camera_info'][0][1]
+    p = np.asarray(info.p, dtype=np.float64).reshape(3, 4)
+    worst, seen_total = 0.0, 0
+    for _, cloud in messages['/kitti/velodyne_points']:
+        points = pointcloud2_fields(cloud, ('x', 'y', 'z')).astype(np.float64)
+        homogeneous = np.c_[points, np.ones(len(points))]
+        expected = homogeneous @ devkit.T
+        got = np.c_[apply(T_frame_velo, points), np.ones(len(points))] @ p.T
+        in_front = (expected[:, 2] > 1.0) & (got[:, 2] > 1.0)
+        uv_expected = expected[in_front, :2] / expected[in_front, 2:]
+        uv_got = got[in_front, :2] / got[in_front, 2:]
+        near = (np.abs(uv_expected - [info.width / 2, info.height / 2])
+                < [info.width, info.height]).all(axis=1)
+        assert near.sum() > 100
+        seen_total += int(near.sum())
+        worst = max(worst, float(np.abs(uv_got[near] - uv_expected[near]).max()))
+    assert seen_total > 100
+    assert worst < 0.05, f'camera {camera}: bag tf + P miss the devkit by {worst:.3f} px'
+    return worst
+
+
+def real_drive_with_four_cameras(shared_data: Path, root: Path) -> Path:
+    """
+    Lay out the real sample drive with cameras 0, 1 and 3 added (its calibration and scans).
+
+    The sample holds camera 2 only; the other cameras' PNGs are its frames (grey for 0 and 1),
+    which is enough for projections that only read the calibration and the scans.
+    """
+    source_date = shared_data / 'kitti_raw_mini' / '2011_09_26'
+    source = source_date / '2011_09_26_drive_0000_sync'
+    date_dir = root / '2011_09_26'
+    drive_dir = date_dir / source.name
+    drive_dir.mkdir(parents=True)
+    for name in ('calib_cam_to_cam.txt', 'calib_velo_to_cam.txt', 'calib_imu_to_velo.txt'):
+        (date_dir / name).symlink_to(source_date / name)
+    (drive_dir / 'velodyne_points').symlink_to(source / 'velodyne_points')
+    for camera in range(4):
+        folder = drive_dir / f'image_0{camera}'
+        (folder / 'data').mkdir(parents=True)
+        shutil.copy(source / 'image_02' / 'timestamps.txt', folder / 'timestamps.txt')
+        for png in sorted((source / 'image_02' / 'data').glob('*.png')):
+            image = cv2.imread(str(png), cv2.IMREAD_COLOR)
+            if camera in (0, 1):
+                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            cv2.imwrite(str(folder / 'data' / png.name), image)
+    return drive_dir
+
+
 # -- the real sample ---------------------------------------------------------------------------
 
 def test_real_drive(shared_data, tmp_path):
@@ -199,6 +285,27 @@ def test_real_drive(shared_data, tmp_path):
     for camera in range(4):
         np.testing.assert_allclose(tree.lookup(FRAMES[camera], 'base_link'),
                                    calibration.T_cam_imu(camera), atol=1e-6)
+    check_projection_through_p(messages, drive_dir, 2)
+
+
+def test_real_calibration_every_camera_projects_as_the_devkit(shared_data, tmp_path):
+    # Before: every P was KITTI's P_rect_0i, whose fourth column is camera i's offset from
+    # camera 0, on top of tf frames already at camera i: camera 2 missed by up to 8 px.
+    drive_dir = real_drive_with_four_cameras(shared_data, tmp_path / 'raw')
+    bag = tmp_path / 'four'
+    assert kitti2bag.main([str(drive_dir), str(bag), '--cameras', '0', '1', '2', '3',
+                           '-q']) == 0
+    messages = check_bag_against_drive(bag, drive_dir, cameras=[0, 1, 2, 3])
+    for camera in range(4):
+        check_projection_through_p(messages, drive_dir, camera)
+        # What msgs.images, msdepth-bag-infer and the node's online evaluation do: K from P,
+        # points moved into the image's own frame.
+        check_projection(messages, drive_dir, camera)
+    # image_geometry's StereoCameraModel reads the baseline as -Tx / fx: KITTI's 0.54 m (grey)
+    # and 0.53 m (colour).
+    for right, baseline in ((1, 0.5372), (3, 0.5327)):
+        p = messages[f'{CAMERA_TOPICS[right]}/camera_info'][0][1].p.reshape(3, 4)
+        assert -p[0, 3] / p[0, 0] == pytest.approx(baseline, abs=1e-4)
 
 
 # -- synthetic drives ----------------------------------------------------------------------------
@@ -218,12 +325,14 @@ def test_synthetic_drive_with_both_colour_cameras(synthetic, tmp_path, storage):
     messages = check_bag_against_drive(bag, synthetic.drive_dir, cameras=[2, 3], oxts=True)
     for camera in (2, 3):
         check_projection(messages, synthetic.drive_dir, camera)
+        check_projection_through_p(messages, synthetic.drive_dir, camera)
     # The right camera's P carries the stereo term: Tx = -fx * baseline (camera 3 ~0.53 m to
-    # the right of camera 2 on KITTI's rig).
+    # the right of camera 2 on KITTI's rig); the left camera's is [K | 0].
     right = messages['/kitti/camera_color_right/camera_info'][0][1].p.reshape(3, 4)
     left = messages['/kitti/camera_color_left/camera_info'][0][1].p.reshape(3, 4)
-    baseline = (left[0, 3] - right[0, 3]) / right[0, 0]
-    assert baseline == pytest.approx(synthetic.calibration.baseline_m(2, 3), rel=1e-2)
+    assert not left[:, 3].any()
+    assert -right[0, 3] / right[0, 0] == pytest.approx(
+        synthetic.calibration.baseline_m(2, 3), rel=1e-4)
     # /tf: odom -> base_link, the car's straight drive east: x grows by the step each frame.
     tf = messages['/tf']
     assert [t for t, _ in tf] == list(read_timestamps_ns(

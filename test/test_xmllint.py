@@ -32,6 +32,10 @@ def test_package_xml_is_valid_format_3():
     exec_deps = {d.name for d in package.exec_depends}
     assert package.version == _setup_version()
     assert {'rclpy', 'sensor_msgs', 'diagnostic_msgs'} <= exec_deps
+    # What the launch files run: ros2 launch, launch_ros's Node, and kitti_replay.launch.py's
+    # `ros2 bag play` (MCAP, msdepth-kitti2bag's default storage) and rviz2.
+    assert {'launch', 'launch_ros', 'ros2launch', 'ros2bag', 'rosbag2_storage_mcap',
+            'rviz2'} <= exec_deps
 
 
 @pytest.mark.xmllint

@@ -20,9 +20,9 @@ Reads ``DATE/DATE_drive_NNNN_sync`` with the calibration files of ``DATE/`` and 
 - ``/kitti/camera_color_left/image_raw`` (rgb8) and ``.../camera_info`` for camera 2, and on
   request ``/kitti/camera_color_right`` (3), ``/kitti/camera_gray_left`` (0) and
   ``/kitti/camera_gray_right`` (1, mono8). The images are rectified: the camera info has
-  K = P_rect[:3, :3], R = identity, P = P_rect (with the calibration's stereo terms in its
-  fourth column), zero ``plumb_bob`` distortion. Frame id: the camera's optical frame
-  (``camera_color_left_optical_frame`` ...).
+  K = P_rect[:3, :3], R = identity, zero ``plumb_bob`` distortion and the P of
+  ``sensor_msgs/CameraInfo``'s convention (``camera_info_p``), not KITTI's ``P_rect``. Frame
+  id: the camera's optical frame (``camera_color_left_optical_frame`` ...).
 - ``/kitti/velodyne_points`` (PointCloud2: x, y, z, intensity float32, unorganized, frame
   ``velodyne``).
 - ``/tf_static`` (offered transient-local: latched on replay): ``base_link`` (the OXTS/IMU
@@ -37,6 +37,25 @@ stamp) so that a replay delivers the intrinsics before the image they describe. 
 the local time of Karlsruhe (CEST, UTC+2 on every recording day), so the stamps are that
 instant in Unix time; ``--utc-offset-h 0`` reads the files' clock as UTC instead. The bag is
 written under ``OUT_BAG.partial/`` and renamed when complete.
+
+Projection matrices. KITTI's ``P_rect_0i`` projects points of *rectified camera 0*: its fourth
+column is camera i's offset from camera 0 (``P_rect_02``'s Tx = 44.857 px for camera 2's
+6 cm). ``/tf_static`` puts each optical frame at its own camera's centre, so the bag follows
+``sensor_msgs/CameraInfo`` (and image_geometry) instead:
+
+- a left camera (0, 2) is a monocular camera: P = [K | 0] projects points in its own optical
+  frame;
+- a right camera (1, 3) is the right camera of a stereo pair whose left camera is 0 (for 1)
+  or 2 (for 3): P = K [I | t_right - t_left] projects points given in the LEFT camera's
+  optical frame, with Tx = P[0, 3] = -fx B, B the baseline (image_geometry's
+  ``StereoCameraModel``: B = -Tx / fx). KITTI's rectified centres are not exactly collinear
+  (2011_09_26: camera 3 sits 2.8 mm below camera 2), so Ty and P[2, 3] keep those millimetres
+  and the projection stays exact (Ty alone is 0.4 px at 5 m).
+
+Either way ``P @ [X; 1]`` of a Velodyne point X moved through the bag's tf (to the camera's
+frame, for a right camera to its pair's left camera) is the pixel of KITTI's
+``P_rect_0i R_rect_00 T_cam0_velo X``. Users who need only the intrinsics read K = P[:, :3]
+and move points into the image's own frame (``header.frame_id``) through tf.
 """
 
 from __future__ import annotations
@@ -74,6 +93,10 @@ KITTI_UTC_OFFSET_H = 2.0
 #: Bag time by which a camera info precedes its image: a node that subscribes to both (image
 #: first, as the depth node does) then has the intrinsics when the first image arrives.
 CAMERA_INFO_LEAD_NS = 1_000_000
+
+
+#: Right camera of a stereo pair -> its left camera (KITTI: grey 1 -> 0, colour 3 -> 2).
+STEREO_LEFT = {1: 0, 3: 2}
 
 
 def camera_namespace(camera: int) -> str:
@@ -193,12 +216,29 @@ def static_transforms(calibration: KittiCalibration) -> list[tuple[str, str, np.
     return transforms
 
 
+def camera_info_p(calibration: KittiCalibration, camera: int) -> np.ndarray:
+    """
+    Return the 3x4 CameraInfo P of a rectified KITTI camera (float64, pixels).
+
+    Left cameras (0, 2): ``[K | 0]`` in their own optical frame. Right cameras (1, 3):
+    ``K [I | t_right - t_left]`` for points in the optical frame of the pair's left camera
+    (``STEREO_LEFT``), ``t`` being ``KittiCalibration.rect_offset``; its Tx is ``-fx B``.
+    """
+    k = np.asarray(calibration.p_rect[camera][:, :3], dtype=np.float64)
+    p = np.zeros((3, 4))
+    p[:, :3] = k
+    if camera in STEREO_LEFT:
+        offset = calibration.rect_offset(camera) - calibration.rect_offset(STEREO_LEFT[camera])
+        p[:, 3] = k @ offset
+    return p
+
+
 def kitti_camera_info(calibration: KittiCalibration, camera: int, stamp_ns: int) -> Any:
-    """Camera info of a rectified KITTI camera: K = P_rect[:3, :3], R = I, P = P_rect."""
+    """Camera info of a rectified KITTI camera: K = P_rect[:3, :3], R = I, P = camera_info_p."""
     intrinsics = calibration.intrinsics(camera)
     return camera_info_message(header(stamp_ns, optical_frame(camera)), intrinsics.width,
                                intrinsics.height, intrinsics.k_matrix(),
-                               calibration.p_rect[camera])
+                               camera_info_p(calibration, camera))
 
 
 def read_camera_image(path: Path, camera: int, calibration: KittiCalibration) -> np.ndarray:
