@@ -607,7 +607,7 @@ class KittiRawDataset(DepthDataset):
 
     @property
     def gt_label(self) -> str:
-        """What the ground truth is: ``benchmark``, ``velodyne exact`` or ``velodyne eigen``."""
+        """Name the ground truth: ``benchmark``, ``velodyne exact`` or ``velodyne eigen``."""
         if self.ground_truth == 'benchmark':
             return 'benchmark'
         return f'velodyne {self.pixel_convention}'

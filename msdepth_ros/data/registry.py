@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msdepth_ros.data.base import DatasetError, DepthDataset, SubsetDataset
-from msdepth_ros.data.kitti import (GT_PIXEL_CONVENTIONS, KittiObjectDataset, KittiRawDataset,
-                                   read_split_file)
+from msdepth_ros.data.kitti import (GT_PIXEL_CONVENTIONS, KittiObjectDataset,
+                                    KittiRawDataset, read_split_file)
 from msdepth_ros.data.nyu import NyuLabeledDataset, NyuPairsDataset
 from msdepth_ros.data.synthetic import SyntheticRoadDataset
 
