@@ -183,10 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_preset = source.preset.name
         protocol = _protocol(args, preset_name, EvalProtocol)
         if model_preset is not None and model_preset != data_preset:
+            kind = 'synthetic (KITTI geometry)' if args.dataset == 'synthetic' else \
+                data_preset.upper()
             print(f"msdepth-eval: warning: the model's preset is {model_preset!r}, the data "
-                  f'set is {data_preset.upper()}: the model sees images unlike its training '
-                  f'data; scored with {preset_name.upper()} protocol '
-                  f'({protocol.describe()})', file=sys.stderr)
+                  f'set is {kind}: the model sees images unlike its training data; scored '
+                  f'with the {preset_name.upper()} protocol ({protocol.describe()})',
+                  file=sys.stderr)
         if source is None:
             depth = args.mean_depth_m or _mean_ground_truth(dataset, protocol,
                                                             bar('mean of ground truth'))
