@@ -173,6 +173,9 @@ def depth_colorbar(fig: Any, axes: Any, min_depth_m: float, max_depth_m: float,
     bar.set_label(label, fontsize=8)
     ticks = [t for t in (0.5, 1, 2, 3, 5, 10, 20, 30, 50, 80, 100)
              if min_depth_m <= t <= max_depth_m]
+    if len(ticks) < 4:  # a narrow range (a room): finer round depths
+        ticks = [t for t in (0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10)
+                 if min_depth_m <= t <= max_depth_m]
     bar.ax.yaxis.set_major_locator(FixedLocator(ticks or [min_depth_m, max_depth_m]))
     bar.ax.yaxis.set_minor_locator(NullLocator())
     bar.ax.set_yticklabels([f'{t:.3g}' for t in (ticks or [min_depth_m, max_depth_m])])
