@@ -155,12 +155,13 @@ def visible_depth(depth_m: np.ndarray, sparse_below: float = 0.3) -> tuple[np.nd
 
 
 def depth_colorbar(fig: Any, axes: Any, min_depth_m: float, max_depth_m: float,
-                   colormap: str = 'turbo', label: str = 'depth (m)') -> Any:
+                   colormap: str = 'turbo', label: str = 'depth (m)', cax: Any = None) -> Any:
     """
     Add a colour bar in metres for pictures made by ``colorize_depth(.., colormap)``.
 
     The bar uses the same table and the same logarithmic spacing, with ticks at round depths;
-    ``axes`` is the matplotlib axis (or axes) it belongs to. Returns the colour bar.
+    ``axes`` is the matplotlib axis (or axes) it belongs to, ``cax`` an axis to draw it in
+    instead (then ``axes`` is unused). Returns the colour bar.
     """
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, LogNorm
@@ -169,7 +170,10 @@ def depth_colorbar(fig: Any, axes: Any, min_depth_m: float, max_depth_m: float,
     from msdepth_ros.core.colormap import colormap_lut
     mappable = ScalarMappable(norm=LogNorm(min_depth_m, max_depth_m),
                               cmap=ListedColormap(colormap_lut(colormap) / 255.0))
-    bar = fig.colorbar(mappable, ax=axes, fraction=0.04, pad=0.01)
+    if cax is not None:
+        bar = fig.colorbar(mappable, cax=cax)
+    else:
+        bar = fig.colorbar(mappable, ax=axes, fraction=0.04, pad=0.01)
     bar.set_label(label, fontsize=8)
     ticks = [t for t in (0.5, 1, 2, 3, 5, 10, 20, 30, 50, 80, 100)
              if min_depth_m <= t <= max_depth_m]

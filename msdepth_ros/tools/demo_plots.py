@@ -111,6 +111,13 @@ def _row(fig: Any, axes: Any, example: Example, titles: tuple[str, str, str, str
     return error_image
 
 
+def _panel_axes(fig: Any, rows: int) -> tuple[np.ndarray, Any, Any]:
+    """``rows x 4`` picture axes with a depth colour bar after column 3 and one after column 4."""
+    grid = fig.add_gridspec(rows, 6, width_ratios=[1, 1, 1, 0.03, 1, 0.03])
+    axes = np.array([[fig.add_subplot(grid[r, c]) for c in (0, 1, 2, 4)] for r in range(rows)])
+    return axes, fig.add_subplot(grid[:, 3]), fig.add_subplot(grid[:, 5])
+
+
 def plot_grid(path: Path, frames: list[Example], real: RealFrame | None = None,
               real_note: str = '') -> None:
     """
@@ -139,28 +146,27 @@ def plot_grid(path: Path, frames: list[Example], real: RealFrame | None = None,
     fig = plt.figure(figsize=(18, height), layout='constrained')
     synth_fig, real_fig = fig.subfigures(2, 1, height_ratios=[1.55 * rows + 0.9,
                                                               2.3 if real_rows else 0.35])
-    axes = synth_fig.subplots(rows, 4, squeeze=False)
+    axes, depth_cax, error_cax = _panel_axes(synth_fig, rows)
     for r, example in enumerate(frames):
         frame = example[0].split()[-2] if len(example[0].split()) > 2 else example[0]
         error_image = _row(synth_fig, axes[r], example, (
             f'input, synthetic frame {frame}', 'predicted depth (depth_node)',
             'true depth (exact; sky has none)', f'abs rel error (0 to {ERROR_MAX:g})'))
     lo, hi = DEPTH_RANGE_M
-    depth_colorbar(synth_fig, axes[:, 1:3].ravel().tolist(), lo, hi)
-    bar = synth_fig.colorbar(error_image, ax=axes[:, 3].tolist(), fraction=0.04, pad=0.01)
-    bar.set_label('|pred - true| / true', fontsize=8)
+    depth_colorbar(synth_fig, None, lo, hi, cax=depth_cax)
+    synth_fig.colorbar(error_image, cax=error_cax).set_label('|pred - true| / true', fontsize=8)
     synth_fig.suptitle(
         'depth_node on a synthetic street it never saw (the demo model was trained on synthetic '
         "streets); black: no prediction (outside the network's view) or no truth (sky)",
         fontsize=11)
     if real is not None:
-        real_axes = real_fig.subplots(1, 4, squeeze=False)
+        real_axes, depth_cax, error_cax = _panel_axes(real_fig, 1)
         error_image = _row(real_fig, real_axes[0], real.example, (
             'input: real KITTI frame (2011-09-26, camera 2)',
             'predicted depth (same model, ONNX Runtime)',
             'Velodyne depth (points enlarged)', f'abs rel error (0 to {ERROR_MAX:g})'))
-        depth_colorbar(real_fig, real_axes[0, 1:3].tolist(), lo, hi)
-        bar = real_fig.colorbar(error_image, ax=real_axes[0, 3], fraction=0.04, pad=0.01)
+        depth_colorbar(real_fig, None, lo, hi, cax=depth_cax)
+        bar = real_fig.colorbar(error_image, cax=error_cax)
         bar.set_label('|pred - true| / true', fontsize=8)
         m = real.metrics
         real_fig.suptitle(
