@@ -390,3 +390,17 @@ def test_eigen_ground_truth_through_the_data_set_and_its_cache(drive, tmp_path):
         KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path)
     with pytest.raises(DatasetError, match="gt_pixels must be one of .*'matlab'"):
         DataSpec('kitti_raw', root=str(drive.root), split='x', gt_pixels='matlab')
+
+
+def test_ground_truth_cache_without_a_convention_is_not_taken_for_eigen(drive, tmp_path):
+    """Files written before the convention was recorded hold 'exact' (or benchmark) depth."""
+    exact = KittiRawDataset(drive.root, drive.entries('l'))
+    path = tmp_path / 'old.npz'
+    np.savez_compressed(path, format=np.array('msdepth_ros.ground_truth.v1'),
+                        names=np.array([exact.sample_name(i) for i in range(len(exact))]),
+                        **{f'depth_{i:06d}': exact.depth_m(i) for i in range(len(exact))})
+    assert GroundTruthCache(path).ground_truth is None
+    old = KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path)
+    np.testing.assert_array_equal(old.depth_m(2), exact.depth_m(2))
+    with pytest.raises(DatasetError, match='holds velodyne exact or benchmark ground truth'):
+        KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path, pixel_convention='eigen')
