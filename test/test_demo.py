@@ -23,7 +23,7 @@ demo reports must equal the metrics of those offline predictions at the truth's 
 import json
 import subprocess
 
-from conftest import console_script
+from conftest import console_script, shared_data_dir
 import cv2
 from msdepth_ros.core.metrics import compute_metrics, CROPS, valid_mask
 from msdepth_ros.core.presets import PRESETS
@@ -72,6 +72,15 @@ def test_demo_runs_to_the_end_and_writes_its_outputs(demo_run):
     count = int(header.split('element vertex ')[1].split()[0])
     assert count == summary['ply_points'] > 0
     assert 'property uchar red' in header
+    # The same model on a real KITTI frame against its Velodyne depth, where the sample data
+    # is at hand; otherwise the demo says that the row is left out.
+    real = summary['real_kitti_frame']
+    if shared_data_dir() is not None and (shared_data_dir() / 'kitti_raw_mini').is_dir():
+        assert real is not None and 'on a real KITTI frame' in proc.stdout
+        assert real['name'].startswith('2011_09_26/') and 0.0 <= real['metrics']['delta1'] <= 1
+        assert 'synthetic-trained model on a real image' in proc.stdout
+    else:
+        assert real is None and 'row is left out' in proc.stdout
 
 
 def test_node_output_and_metrics_match_an_offline_run(demo_run):

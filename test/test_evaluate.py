@@ -79,6 +79,7 @@ def test_prediction_equal_to_the_ground_truth_is_perfect(tmp_path):
     out = proc.stdout
     assert 'measured' in out and 'paper coarse+fine' in out and 'paper mean' in out
     assert '0.611' in out and '0.907' in out and '1.000' in out
+    assert 'warning' not in proc.stderr
     assert report['paper']['paper coarse']['delta1'] == PAPER_RESULTS['nyu']['coarse'][0]
     rows = (tmp_path / 'out' / 'per_image.csv').read_text().splitlines()
     assert rows[0].split(',')[:4] == ['name', 'gt_pixels', 'pixels', 'scale']
@@ -140,6 +141,19 @@ def test_kitti_raw_ground_truth_is_cached_once(tmp_path):
     a = json.loads((tmp_path / 'a' / 'metrics.json').read_text())['metrics']
     b = json.loads((tmp_path / 'b' / 'metrics.json').read_text())['metrics']
     assert a == b and 0.0 < a['delta1'] < 1.0
+    # The Eigen split is scored on the published tables' pixels by default; the cache says so.
+    report = json.loads((tmp_path / 'a' / 'metrics.json').read_text())
+    assert report['dataset']['gt_pixels'] == 'eigen' and 'eigen pixels' in first.stdout
+    other = run_eval(*args, '--gt-pixels', 'exact', '--output-dir', tmp_path / 'c')
+    assert other.returncode == 1 and 'holds velodyne eigen ground truth' in other.stderr
+    exact = run_eval(*args[:-3], '--gt-pixels', 'exact', '--no-plot',
+                     '--output-dir', tmp_path / 'd')
+    assert exact.returncode == 0, exact.stderr
+    d = json.loads((tmp_path / 'd' / 'metrics.json').read_text())
+    assert d['dataset']['gt_pixels'] == 'exact' and d['metrics'] != a
+    proc = run_eval('--baseline', 'mean', '--dataset', 'nyu_pairs', '--root', tmp_path,
+                    '--gt-pixels', 'eigen')
+    assert proc.returncode == 2 and 'is for --dataset kitti_raw' in proc.stderr
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path):
@@ -196,3 +210,62 @@ def test_onnx_model_on_onnxruntime_reports_what_pytorch_reports(tmp_path):
     for key in METRIC_NAMES:
         assert reports['onnx']['metrics'][key] == pytest.approx(
             reports['torch']['metrics'][key], rel=1e-4, abs=1e-6), key
+
+
+def test_kitti_model_on_nyu_pairs_is_scored_with_nyus_protocol_and_a_warning(tmp_path):
+    folder = tmp_path / 'pairs'
+    rng = np.random.default_rng(2)
+    depth_mm = np.full((480, 640), 3000, np.uint16)
+    depth_mm[240:] = 15000  # 15 m: beyond NYU's 10 m cap, within KITTI's 80 m
+    for i in range(2):
+        write_png(folder / f'image_{i}.png', rng.integers(0, 256, (480, 640, 3), np.uint8))
+        write_png(folder / f'depth_{i}.png', depth_mm)
+    model = constant_checkpoint(tmp_path / 'kitti.pt', 'kitti', math.log(3.0))
+    proc = run_eval(model, '--dataset', 'nyu_pairs', '--root', folder, '--no-plot',
+                    '--output-dir', tmp_path / 'out')
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: the model's preset is 'kitti', the data set is NYU" in proc.stderr
+    report = json.loads((tmp_path / 'out' / 'metrics.json').read_text())
+    assert report['protocol'] == {'min_depth_m': 1e-3, 'max_depth_m': 10.0,
+                                  'crop': 'nyu_eigen', 'median_scaling': False}
+    assert report['model_preset'] == 'kitti'
+    # NYU's paper table (Table 1), not KITTI's, beside the measured column
+    assert report['paper']['paper coarse+fine']['delta1'] == PAPER_RESULTS['nyu'][
+        'coarse+fine'][0]
+    assert '0.611' in proc.stdout and '0.692' not in proc.stdout
+    # only the 3 m half of the crop is scored: the 15 m rows are beyond the cap
+    crop = NYU_EIGEN_CROP.mask(480, 640)
+    assert report['coverage'] < 1.0
+    rows = (tmp_path / 'out' / 'per_image.csv').read_text().splitlines()[1:]
+    assert int(rows[0].split(',')[1]) == int((crop & (np.arange(480) < 240)[:, None]).sum())
+
+
+def test_report_colour_bar_shows_the_depths_of_the_pictures_colours():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from msdepth_ros.core.colormap import colorize_depth, colormap_lut
+    from msdepth_ros.evaluation.report import depth_colorbar, visible_depth
+    fig, ax = plt.subplots()
+    try:
+        bar = depth_colorbar(fig, ax, 2.0, 60.0)
+        labels = [t.get_text() for t in bar.ax.get_yticklabels()]
+        assert labels == ['2', '3', '5', '10', '20', '30', '50'] and 'm' in bar.ax.get_ylabel()
+        depths = np.array([2.0, 5.0, 20.0, 60.0], np.float32)
+        bar_rgb = np.rint(bar.mappable.to_rgba(depths)[:, :3] * 255).astype(np.uint8)
+        picture_rgb = colorize_depth(depths[None], 2.0, 60.0)[0]
+        # the same entry of the 256-colour table, or its neighbour (floor against rounding)
+        lut = colormap_lut('turbo').astype(int)
+        for got, want in zip(bar_rgb, picture_rgb):
+            i = int(np.argmin(np.abs(lut - want).sum(axis=1)))
+            assert min(np.abs(lut[j] - got).sum() for j in (i - 1, i, min(i + 1, 255))) == 0
+    finally:
+        plt.close(fig)
+    # Sparse points are spread into squares, the nearest winning; dense depth is untouched.
+    sparse = np.full((90, 1200), np.nan, np.float32)
+    sparse[40, 100], sparse[41, 101] = 7.0, 9.0
+    shown, k = visible_depth(sparse)
+    assert k == 5 and shown[40, 100] == 7.0 and shown[38:43, 98:103].min() == 7.0
+    assert np.isfinite(shown).sum() == 25 + 25 - 16 and np.nanmax(shown) == 9.0
+    dense = np.full((90, 1200), 4.0, np.float32)
+    assert visible_depth(dense)[1] == 1 and visible_depth(dense)[0] is not None

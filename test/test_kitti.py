@@ -19,6 +19,7 @@ KITTI: calibration, LIDAR ground truth, split files and layouts.
 On the real samples, and on drives that the synthetic writer produces in the real formats.
 """
 
+from collections import Counter
 from pathlib import Path
 
 from msdepth_ros.core.camera import backproject, project
@@ -32,6 +33,7 @@ from msdepth_ros.data.kitti import (find_benchmark_depth, format_calib_entries, 
 from msdepth_ros.data.kitti_writer import (reference_calibration, reference_calibration_entries,
                                            render_camera, SyntheticDriveConfig,
                                            write_synthetic_drive)
+from msdepth_ros.data.registry import DataSpec, open_dataset
 import numpy as np
 import pytest
 
@@ -278,3 +280,127 @@ def test_ground_truth_cache_round_trip(drive, tmp_path):
     assert len(GroundTruthCache(path)) == 3
     with pytest.raises(DatasetError, match='another list of frames'):
         KittiRawDataset(drive.root, drive.entries('r'), gt_cache=path)
+
+
+# -- the published tables' pixel convention ('eigen') ----------------------------------------
+
+def _monodepth2_generate_depth_map(date_dir, velo_path, cam):
+    """
+    monodepth2's ``kitti_utils.generate_depth_map``, re-implemented from its description.
+
+    Its own file reader, its own matrices, ``round - 1``, last write then the minimum over the
+    pixels its ``sub2ind`` calls duplicates (``row * (n - 1) + col - 1``, which also joins
+    pixel ``(r, n - 1)`` with ``(r + 1, 0)``), negative depth set to 0. 0 = no ground truth.
+    """
+    def read(path):
+        data = {}
+        for line in Path(path).read_text().splitlines():
+            key, _, value = line.partition(':')
+            try:
+                data[key] = np.array([float(x) for x in value.split()])
+            except ValueError:
+                pass
+        return data
+    c2c, v2c = read(date_dir / 'calib_cam_to_cam.txt'), read(date_dir / 'calib_velo_to_cam.txt')
+    velo2cam = np.vstack((np.hstack((v2c['R'].reshape(3, 3), v2c['T'][:, None])),
+                          [0.0, 0.0, 0.0, 1.0]))
+    im_shape = c2c['S_rect_02'][::-1].astype(np.int32)
+    r_cam2rect = np.eye(4)
+    r_cam2rect[:3, :3] = c2c['R_rect_00'].reshape(3, 3)
+    p_rect = c2c[f'P_rect_0{cam}'].reshape(3, 4)
+    p_velo2im = p_rect @ r_cam2rect @ velo2cam
+    velo = np.fromfile(velo_path, dtype=np.float32).reshape(-1, 4)
+    velo[:, 3] = 1.0
+    velo = velo[velo[:, 0] >= 0, :]
+    pts = (p_velo2im @ velo.T).T
+    pts[:, :2] = pts[:, :2] / pts[:, 2][..., None]
+    pts[:, 0] = np.round(pts[:, 0]) - 1
+    pts[:, 1] = np.round(pts[:, 1]) - 1
+    keep = (pts[:, 0] >= 0) & (pts[:, 1] >= 0)
+    keep &= (pts[:, 0] < im_shape[1]) & (pts[:, 1] < im_shape[0])
+    pts = pts[keep]
+    depth = np.zeros(im_shape[:2])
+    depth[pts[:, 1].astype(int), pts[:, 0].astype(int)] = pts[:, 2]
+    inds = pts[:, 1] * (depth.shape[1] - 1) + pts[:, 0] - 1
+    for dd in [i for i, c in Counter(inds).items() if c > 1]:
+        same = np.where(inds == dd)[0]
+        depth[int(pts[same[0], 1]), int(pts[same[0], 0])] = pts[same, 2].min()
+    depth[depth < 0] = 0
+    return depth
+
+
+def _real_scans(root):
+    dataset = KittiRawDataset(root, root / 'test_files.txt')
+    for entry in dataset.entries:
+        yield entry, dataset.calibration(entry.date), (
+            root / entry.date / entry.drive / 'velodyne_points' / 'data' /
+            f'{entry.frame:010d}.bin')
+
+
+def test_eigen_ground_truth_is_exact_one_pixel_up_and_left_on_real_frames(shared_data):
+    root = shared_data / 'kitti_raw_mini'
+    for entry, calib, scan in _real_scans(root):
+        points = read_velodyne_points(scan)
+        exact = lidar_depth_image(points, calib, entry.camera)
+        eigen = lidar_depth_image(points, calib, entry.camera, pixel_convention='eigen')
+        assert eigen.shape == exact.shape == (375, 1242)
+        a, b = eigen[:-1, :-1], exact[1:, 1:]
+        both = np.isfinite(a) & np.isfinite(b)
+        assert both.sum() > 15_000
+        np.testing.assert_array_equal(a[both], b[both])
+        # Where one is defined, so is the other (no point lies beside the camera here).
+        np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+        # 'eigen' loses the first column of 'exact' and fills its own last one with points
+        # up to half a pixel beyond the image's right edge, which 'exact' drops.
+        assert np.isfinite(exact[:, 0]).any() and np.isfinite(eigen[:, -1]).any()
+        assert not np.array_equal(np.isfinite(eigen), np.isfinite(exact))
+
+
+def test_eigen_ground_truth_equals_monodepth2s_generate_depth_map(shared_data):
+    root = shared_data / 'kitti_raw_mini'
+    for entry, calib, scan in _real_scans(root):
+        for camera in (2, 3):
+            eigen = lidar_depth_image(read_velodyne_points(scan), calib, camera, 'eigen')
+            reference = _monodepth2_generate_depth_map(root / entry.date, scan, camera)
+            ref = np.where(reference > 0, reference, np.nan).astype(np.float32)
+            # monodepth2's sub2ind joins pixel (r, W-1) with (r+1, 0): only the first and last
+            # columns can differ, and both lie outside every evaluation crop.
+            np.testing.assert_array_equal(eigen[:, 1:-1], ref[:, 1:-1])
+            assert np.isfinite(eigen).sum() > 15_000
+
+
+def test_eigen_ground_truth_through_the_data_set_and_its_cache(drive, tmp_path):
+    exact = KittiRawDataset(drive.root, drive.entries('l'))
+    spec = DataSpec('kitti_raw', root=str(drive.root), split=str(tmp_path / 'split.txt'),
+                    gt_pixels='eigen')
+    (tmp_path / 'split.txt').write_text(''.join(e.line() + '\n' for e in drive.entries('l')))
+    eigen = open_dataset(spec)
+    assert eigen.gt_label == 'velodyne eigen' and exact.gt_label == 'velodyne exact'
+    for i in range(3):
+        a, b = eigen.depth_m(i)[:-1, :-1], exact.depth_m(i)[1:, 1:]
+        both = np.isfinite(a) & np.isfinite(b)
+        assert both.sum() > 100
+        np.testing.assert_array_equal(a[both], b[both])
+    path = save_ground_truth(tmp_path / 'gt_eigen.npz', eigen)
+    assert GroundTruthCache(path).ground_truth == 'velodyne eigen'
+    cached = KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path,
+                             pixel_convention='eigen')
+    np.testing.assert_array_equal(cached.depth_m(1), eigen.depth_m(1))
+    with pytest.raises(DatasetError, match='holds velodyne eigen ground truth.*velodyne exact'):
+        KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path)
+    with pytest.raises(DatasetError, match="gt_pixels must be one of .*'matlab'"):
+        DataSpec('kitti_raw', root=str(drive.root), split='x', gt_pixels='matlab')
+
+
+def test_ground_truth_cache_without_a_convention_is_not_taken_for_eigen(drive, tmp_path):
+    """Files written before the convention was recorded hold 'exact' (or benchmark) depth."""
+    exact = KittiRawDataset(drive.root, drive.entries('l'))
+    path = tmp_path / 'old.npz'
+    np.savez_compressed(path, format=np.array('msdepth_ros.ground_truth.v1'),
+                        names=np.array([exact.sample_name(i) for i in range(len(exact))]),
+                        **{f'depth_{i:06d}': exact.depth_m(i) for i in range(len(exact))})
+    assert GroundTruthCache(path).ground_truth is None
+    old = KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path)
+    np.testing.assert_array_equal(old.depth_m(2), exact.depth_m(2))
+    with pytest.raises(DatasetError, match='holds velodyne exact or benchmark ground truth'):
+        KittiRawDataset(drive.root, drive.entries('l'), gt_cache=path, pixel_convention='eigen')

@@ -150,3 +150,48 @@ def test_pairs_csv_relative_paths_and_errors(tmp_path):
     (tmp_path / 'bad.csv').write_text('a.png,b.png,c.png\n')
     with pytest.raises(DatasetError, match=r'bad.csv:1: expected image_path,depth_path'):
         NyuPairsDataset.from_csv(tmp_path / 'bad.csv')
+
+
+# -- the paper's masking of each image's minimum and maximum depth ------------------------------
+
+def test_min_max_masking_uses_the_recorded_image_not_the_cropped_capped_target():
+    import torch
+    from msdepth_ros.core.preprocess import plan_input
+    from msdepth_ros.core.presets import NYU
+    from msdepth_ros.data.augment import make_example, mask_recorded_extremes
+    from msdepth_ros.model.loss import valid_depth_mask
+    # A room from 1.0 m (left edge, outside the network's crop) to 9.0 m, with a window whose
+    # sensor reading is 12 m (beyond the 10 m cut) in the top rows.
+    depth = np.tile(np.linspace(1.0, 9.0, 640, dtype=np.float32), (480, 1))
+    depth[:4, 300:340] = 12.0
+    image = np.zeros((480, 640, 3), np.uint8)
+    plan = plan_input(640, 480, NYU)
+    plain = make_example(image, depth, NYU_INTRINSICS, plan, normalize_focal=False)
+    new = make_example(image, depth, NYU_INTRINSICS, plan, normalize_focal=False,
+                       mask_extremes=True)
+    # Neither extreme reaches the target (crop, 10 m cut): every target pixel is a valid
+    # recorded depth, and the recorded-image rule keeps all of them.
+    assert np.isfinite(plain.target_depth_m).all()
+    assert plain.target_depth_m.min() > 1.0 and plain.target_depth_m.max() < 9.0
+    np.testing.assert_array_equal(new.target_depth_m, plain.target_depth_m)
+    # The old rule (the target's own extremes, after crop and cut) drops valid depths.
+    old = valid_depth_mask(torch.from_numpy(plain.target_depth_m)[None, None],
+                           mask_min_max=True)[0, 0].numpy()
+    assert (~old).sum() == 2 * plain.target_depth_m.shape[0]  # its first and last columns
+    # What the recorded-image rule drops: exactly the recorded minimum and maximum.
+    masked = mask_recorded_extremes(depth)
+    dropped = np.isnan(masked)
+    assert (dropped == ((depth == 1.0) | (depth == 12.0))).all() and dropped.sum() == 480 + 160
+    assert np.array_equal(masked[~dropped], depth[~dropped])
+
+
+def test_min_max_masking_of_real_nyu_depth(shared_data):
+    from msdepth_ros.data.augment import mask_recorded_extremes
+    dataset = NyuPairsDataset.from_folder(shared_data / 'nyu_mini')
+    for i in range(len(dataset)):
+        depth = dataset.depth_m(i)
+        valid = np.isfinite(depth)
+        lo, hi = depth[valid].min(), depth[valid].max()
+        masked = mask_recorded_extremes(depth)
+        assert np.array_equal(np.isnan(masked), ~valid | (depth == lo) | (depth == hi))
+        assert 0 < (valid & np.isnan(masked)).sum() < 0.2 * valid.sum()

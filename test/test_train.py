@@ -33,7 +33,7 @@ from msdepth_ros.model.checkpoint import load_checkpoint
 from msdepth_ros.tools.evaluate import ModelSource
 from msdepth_ros.train.config import (config_from_dict, ConfigError, dump_config, load_config,
                                       PAPER_LR, PAPER_SAMPLES)
-from msdepth_ros.train.trainer import StepBatchSampler, train, weights_digest
+from msdepth_ros.train.trainer import ExampleSource, StepBatchSampler, train, weights_digest
 import numpy as np
 import pytest
 import yaml
@@ -78,6 +78,95 @@ def test_shipped_configs_load_with_the_papers_values():
     assert synthetic.data.train.kind == 'synthetic'
     # a dumped config reads back as the same config
     assert config_from_dict(yaml.safe_load(dump_config(synthetic))) == synthetic
+
+
+def test_stage_lengths_default_to_the_papers_for_the_preset():
+    """Section 4 of the paper: NYU coarse 2M / fine 1.5M samples, KITTI 1.5M / 1M."""
+    assert PAPER_SAMPLES == {'nyu': {'coarse': 2_000_000, 'fine': 1_500_000},
+                             'kitti': {'coarse': 1_500_000, 'fine': 1_000_000}}
+    data = {'train': {'kind': 'synthetic'}}
+    kitti = config_from_dict({'data': data, 'model': {'preset': 'kitti'}})
+    nyu = config_from_dict({'data': data, 'model': {'preset': 'nyu'}})
+    assert (kitti.stage('coarse').samples, kitti.stage('fine').samples) == (1_500_000,
+                                                                            1_000_000)
+    assert (nyu.stage('coarse').samples, nyu.stage('fine').samples) == (2_000_000, 1_500_000)
+    # Learning rates given without a length keep the preset's length; a length is kept.
+    mixed = config_from_dict({'data': data, 'model': {'preset': 'kitti'},
+                              'coarse': {'lr': {'fc': 0.01}}, 'fine': {'samples': 7}})
+    assert mixed.stage('coarse').samples == 1_500_000
+    assert mixed.learning_rates('coarse')['fc'] == 0.01 and mixed.stage('fine').samples == 7
+    # What a run records (config.yaml, checkpoints) is the resolved length.
+    dumped = yaml.safe_load(dump_config(kitti))
+    assert dumped['coarse']['samples'] == 1_500_000 and dumped['fine']['samples'] == 1_000_000
+    with pytest.raises(ConfigError, match='coarse.samples: the paper gives no length for '
+                                          "preset 'kitti_small'"):
+        config_from_dict({'data': data, 'model': {'preset': SMALL_PRESET}})
+
+
+def test_mixed_precision_is_off_on_the_cpu_and_bfloat16_is_an_option():
+    data = {'train': {'kind': 'synthetic'}}
+    default = config_from_dict({'data': data})
+    assert default.amp == 'auto'
+    assert default.autocast_dtype('cpu') is None and default.autocast_dtype('cuda') == 'float16'
+    # The shipped configs' YAML booleans keep working: true is 'auto', false 'off'.
+    assert config_from_dict({'data': data, 'amp': True}).amp == 'auto'
+    off = config_from_dict({'data': data, 'amp': False})
+    assert off.amp == 'off' and off.autocast_dtype('cuda') is None
+    bf16 = config_from_dict({'data': data, 'amp': 'bfloat16'})
+    assert bf16.autocast_dtype('cuda') == 'bfloat16' and bf16.autocast_dtype('cpu') == 'bfloat16'
+    with pytest.raises(ConfigError, match='this GPU has no bfloat16'):
+        bf16.autocast_dtype('cuda', bfloat16_supported=False)
+    with pytest.raises(ConfigError, match="'float16' is for CUDA devices"):
+        config_from_dict({'data': data, 'amp': 'float16'}).autocast_dtype('cpu')
+    with pytest.raises(ConfigError, match="amp must be one of .*'half'"):
+        config_from_dict({'data': data, 'amp': 'half'})
+    for name in ('train_nyu.yaml', 'train_kitti.yaml', 'train_synthetic.yaml'):
+        assert load_config(CONFIG_DIR / name).autocast_dtype('cpu') is None
+
+
+def test_bfloat16_training_runs_on_the_cpu(tmp_path):
+    config = load_config(CONFIG_DIR / 'train_synthetic.yaml', small_overrides(
+        tmp_path / 'run', **{'coarse.samples': 16, 'fine.samples': 8, 'data.train.count': 16,
+                             'data.val': 'null', 'amp': 'bfloat16', 'log_every_steps': 1}))
+    result = train(config, progress=False)
+    losses = [r['loss'] for r in result.history if r.get('loss') is not None]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert result.final_checkpoint.is_file()
+
+
+def test_example_source_masks_the_recorded_extremes_when_asked():
+    from msdepth_ros.core.presets import NYU
+    from msdepth_ros.data.augment import AugmentConfig, make_example
+    from msdepth_ros.data.base import DepthDataset, DepthSample
+    from msdepth_ros.data.nyu import NYU_INTRINSICS
+
+    class Room(DepthDataset):
+        sparse_depth = False
+
+        def __len__(self):
+            return 1
+
+        def sample_name(self, index):
+            return 'room'
+
+        def __getitem__(self, index):
+            depth = np.tile(np.linspace(1.0, 9.0, 640, dtype=np.float32), (480, 1))
+            depth[200:280, 300:340] = 9.0  # the recorded maximum, inside the crop
+            return DepthSample(np.zeros((480, 640, 3), np.uint8), depth, NYU_INTRINSICS)
+
+    room = Room()
+    plain = ExampleSource(room, NYU, AugmentConfig.none(), 0, False)
+    masked = ExampleSource(room, NYU, AugmentConfig.none(), 0, False, mask_min_max=True)
+    target = plain[(0,)][1][0].numpy()
+    target_masked = masked[(0,)][1][0].numpy()
+    assert np.isfinite(target).all()
+    dropped = np.isnan(target_masked)
+    assert dropped.any() and (target[dropped] == 9.0).all()
+    assert (target[~dropped] == target_masked[~dropped]).all() and (target[~dropped] < 9.0).all()
+    sample = room[0]
+    expected = make_example(sample.image, sample.depth_m, sample.intrinsics,
+                            plain.plan(640, 480), normalize_focal=False, mask_extremes=True)
+    np.testing.assert_array_equal(expected.target_depth_m, target_masked)
 
 
 def test_config_errors_name_the_key(tmp_path):

@@ -265,10 +265,39 @@ def output_target(depth_m: np.ndarray, plan: InputPlan, params: AugmentParams,
     return target.astype(np.float32)
 
 
+def mask_recorded_extremes(depth_m: np.ndarray) -> np.ndarray:
+    """
+    Depth with the image's recorded minimum and maximum made invalid (NYU's masking).
+
+    The paper masks, per image, the depths equal to the minimum or maximum recorded for it:
+    NYU's in-painted maps clamp missing and saturated readings to those values. They are the
+    extremes of the whole recorded image (valid, positive pixels), taken before any crop,
+    augmentation or depth cap, which would otherwise move them onto valid depths.
+
+    Parameters
+    ----------
+    depth_m:
+        ``H x W`` depth in metres as recorded (NaN, zero or negative: invalid).
+
+    Returns
+    -------
+    A float32 copy with those pixels NaN.
+
+    """
+    depth = np.array(depth_m, dtype=np.float32)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(depth) & (depth > 0)
+    if valid.any():
+        values = depth[valid]
+        depth[valid & ((depth == values.min()) | (depth == values.max()))] = np.nan
+    return depth
+
+
 def make_example(image_rgb: np.ndarray, depth_m: np.ndarray, intrinsics: Intrinsics,
                  plan: InputPlan, params: AugmentParams = AugmentParams(),
                  sparse: bool = False, normalize_focal: bool = True,
-                 clip_to_preset_range: bool = True) -> TrainingExample:
+                 clip_to_preset_range: bool = True,
+                 mask_extremes: bool = False) -> TrainingExample:
     """
     Network input and output-grid target of one sample under one augmentation.
 
@@ -288,12 +317,17 @@ def make_example(image_rgb: np.ndarray, depth_m: np.ndarray, intrinsics: Intrins
         inference multiplies back.
     clip_to_preset_range:
         Targets outside the preset's ``[min_depth_m, max_depth_m]`` become invalid.
+    mask_extremes:
+        First drop the recorded image's minimum and maximum depth
+        (``mask_recorded_extremes``; NYU).
 
     Returns
     -------
     A ``TrainingExample``.
 
     """
+    if mask_extremes:
+        depth_m = mask_recorded_extremes(depth_m)
     image = augment_image(image_rgb, plan, params)
     x = plan.prepare(image)[0]
     target = output_target(depth_m, plan, params, sparse=sparse) / np.float32(params.scale)

@@ -344,18 +344,62 @@ def write_velodyne_points(path: str | os.PathLike, points: np.ndarray) -> Path:
     return write_atomically(path, lambda tmp: data.tofile(tmp))
 
 
+#: Pixel conventions of Velodyne ground truth. ``exact``: a point lands on the pixel whose
+#: centre is nearest to its projection (pixel centres at 0-based integers). ``eigen``: the
+#: convention of the published KITTI tables (Eigen's MATLAB code, monodepth2's
+#: ``generate_depth_map``): the rounded projection minus 1 in x and y, so every point sits one
+#: pixel up and left of ``exact``.
+GT_PIXEL_CONVENTIONS = ('exact', 'eigen')
+
+
 def lidar_depth_image(points_velo: np.ndarray, calibration: KittiCalibration,
-                      camera: int) -> np.ndarray:
+                      camera: int, pixel_convention: str = 'exact') -> np.ndarray:
     """
     Ground-truth depth of camera ``camera`` from a Velodyne scan.
 
-    The points are moved into the rectified camera's optical frame (``T_cam_velo``) and
-    projected with its intrinsics; the nearest point wins a pixel and points behind the camera
-    are dropped (``core.camera.depth_image_from_points``). Returns ``H x W`` float32 metres,
-    NaN where no point landed.
+    ``exact``: the points are moved into the rectified camera's optical frame
+    (``T_cam_velo``) and projected with its intrinsics; the nearest point wins a pixel and
+    points behind the camera are dropped (``core.camera.depth_image_from_points``).
+    ``eigen``: ``eigen_lidar_depth_image``. Returns ``H x W`` float32 metres, NaN where no
+    point landed.
     """
+    if pixel_convention == 'eigen':
+        return eigen_lidar_depth_image(points_velo, calibration, camera)
+    if pixel_convention != 'exact':
+        raise ValueError(f'pixel_convention must be one of {GT_PIXEL_CONVENTIONS}, got '
+                         f'{pixel_convention!r}')
     points_cam = transform_points(calibration.T_cam_velo(camera), points_velo)
     return depth_image_from_points(points_cam, calibration.intrinsics(camera))
+
+
+def eigen_lidar_depth_image(points_velo: np.ndarray, calibration: KittiCalibration,
+                            camera: int) -> np.ndarray:
+    """
+    Ground truth as the published KITTI tables compute it (Eigen split evaluation).
+
+    The chain of monodepth2's ``generate_depth_map`` (after Eigen's MATLAB code): points with
+    Velodyne ``x >= 0`` are projected with ``P_rect_0i @ R_rect_00 @ T_cam0_velo``; the pixel
+    is ``round(u) - 1, round(v) - 1`` (a 1-based MATLAB index used as a 0-based one), kept
+    inside the image; the nearest point wins a pixel, and a pixel whose nearest value is not
+    positive (a point beside the camera) has no ground truth. Returns ``H x W`` float32
+    metres, NaN where no point landed.
+    """
+    points = np.asarray(points_velo)
+    if points.ndim != 2 or points.shape[1] < 3:
+        raise ValueError(f'points must be N x 3 (or more columns), got {points.shape}')
+    xyz = points[points[:, 0] >= 0, :3].astype(np.float64)
+    matrix = calibration.p_rect[calibration._check_camera(camera)] @ calibration.T_rect0_velo()
+    hom = xyz @ matrix[:, :3].T + matrix[:, 3]
+    width, height = calibration.image_sizes[camera]
+    with np.errstate(divide='ignore', invalid='ignore'):
+        u = np.round(hom[:, 0] / hom[:, 2]) - 1
+        v = np.round(hom[:, 1] / hom[:, 2]) - 1
+    keep = (u >= 0) & (v >= 0) & (u < width) & (v < height)
+    u, v, z = u[keep].astype(np.int64), v[keep].astype(np.int64), hom[keep, 2]
+    depth = np.full(width * height, np.inf)
+    np.minimum.at(depth, v * width + u, z)
+    depth[~(depth > 0) | np.isinf(depth)] = np.nan
+    return depth.reshape(height, width).astype(np.float32)
 
 
 # -- split files ------------------------------------------------------------------------------
@@ -520,6 +564,9 @@ class KittiRawDataset(DepthDataset):
         Drop the entries whose image or ground truth is missing (the depth benchmark has no
         ground truth for the first and last frames of a drive) instead of failing on them;
         ``skipped`` lists them.
+    pixel_convention:
+        Velodyne ground truth: ``exact`` (training, online evaluation) or ``eigen`` (the
+        published tables' pixels, one up and left; see ``GT_PIXEL_CONVENTIONS``).
 
     """
 
@@ -527,7 +574,8 @@ class KittiRawDataset(DepthDataset):
 
     def __init__(self, root: str | os.PathLike, entries: str | os.PathLike | Sequence[SplitEntry],
                  ground_truth: str = 'velodyne', benchmark_root: str | os.PathLike | None = None,
-                 gt_cache: str | os.PathLike | None = None, skip_missing: bool = False) -> None:
+                 gt_cache: str | os.PathLike | None = None, skip_missing: bool = False,
+                 pixel_convention: str = 'exact') -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f'{self.root}: no such KITTI raw data folder')
@@ -540,6 +588,10 @@ class KittiRawDataset(DepthDataset):
         if ground_truth == 'benchmark' and benchmark_root is None:
             raise DatasetError("ground_truth 'benchmark' needs benchmark_root")
         self.ground_truth = ground_truth
+        if pixel_convention not in GT_PIXEL_CONVENTIONS:
+            raise DatasetError(f'pixel_convention must be one of {GT_PIXEL_CONVENTIONS}, got '
+                               f'{pixel_convention!r}')
+        self.pixel_convention = pixel_convention
         self.benchmark_root = Path(benchmark_root) if benchmark_root is not None else None
         self._calibrations: dict[str, KittiCalibration] = {}
         self.skipped: list[SplitEntry] = []
@@ -549,8 +601,16 @@ class KittiRawDataset(DepthDataset):
             self.entries = kept
             if not self.entries:
                 raise DatasetError(f'{self.root}: no frame of the split has its files')
-        self._cache = (GroundTruthCache(gt_cache, [e.name for e in self.entries])
+        self._cache = (GroundTruthCache(gt_cache, [e.name for e in self.entries],
+                                        self.gt_label)
                        if gt_cache is not None else None)
+
+    @property
+    def gt_label(self) -> str:
+        """Name the ground truth: ``benchmark``, ``velodyne exact`` or ``velodyne eigen``."""
+        if self.ground_truth == 'benchmark':
+            return 'benchmark'
+        return f'velodyne {self.pixel_convention}'
 
     def _has_files(self, entry: SplitEntry) -> bool:
         if not raw_image_path(self.root, entry).is_file():
@@ -590,7 +650,8 @@ class KittiRawDataset(DepthDataset):
         if self.ground_truth == 'benchmark':
             return read_benchmark_depth(find_benchmark_depth(self.benchmark_root, entry))
         points = read_velodyne_points(raw_velodyne_path(self.root, entry))
-        return lidar_depth_image(points, self.calibration(entry.date), entry.camera)
+        return lidar_depth_image(points, self.calibration(entry.date), entry.camera,
+                                 self.pixel_convention)
 
     def __getitem__(self, index: int) -> DepthSample:
         index = self._check_index(index)
@@ -668,9 +729,10 @@ def save_ground_truth(path: str | os.PathLike, dataset: DepthDataset,
     """
     Compute every sample's ground truth once and store it in a compressed ``.npz``.
 
-    The file holds ``names`` (the samples' names, in order) and ``depth_NNNNNN`` (``H x W``
-    float32 metres, NaN invalid) for each; ``GroundTruthCache`` reads it back without
-    pickling. ``progress`` wraps the index range (``tqdm`` for a bar).
+    The file holds ``names`` (the samples' names, in order), ``ground_truth`` (the data set's
+    ``gt_label``, such as ``velodyne eigen``, when it has one) and ``depth_NNNNNN``
+    (``H x W`` float32 metres, NaN invalid) for each; ``GroundTruthCache`` reads it back
+    without pickling. ``progress`` wraps the index range (``tqdm`` for a bar).
     """
     get_depth = getattr(dataset, 'depth_m', None) or (lambda i: dataset[i].depth_m)
     indices: Iterable[int] = range(len(dataset))
@@ -680,6 +742,9 @@ def save_ground_truth(path: str | os.PathLike, dataset: DepthDataset,
         'format': np.array(GT_CACHE_FORMAT),
         'names': np.array([dataset.sample_name(i) for i in range(len(dataset))]),
     }
+    label = getattr(dataset, 'gt_label', None)
+    if label is not None:
+        arrays['ground_truth'] = np.array(label)
     for i in indices:
         arrays[f'depth_{i:06d}'] = np.asarray(get_depth(i), dtype=np.float32)
     return write_atomically(path, lambda tmp: np.savez_compressed(tmp, **arrays))
@@ -689,12 +754,14 @@ class GroundTruthCache:
     """
     Ground truth written by ``save_ground_truth``, read lazily.
 
-    ``expected_names`` (the data set's sample names) must equal the stored names: a cache of
-    another split is an error, not a silent mismatch.
+    ``expected_names`` (the data set's sample names) must equal the stored names, and
+    ``expected_ground_truth`` (``KittiRawDataset.gt_label``) the stored kind of ground truth
+    (files written before it was recorded cannot hold ``velodyne eigen``): a cache of another
+    split or pixel convention is an error, not a silent mismatch.
     """
 
-    def __init__(self, path: str | os.PathLike, expected_names: Sequence[str] | None = None
-                 ) -> None:
+    def __init__(self, path: str | os.PathLike, expected_names: Sequence[str] | None = None,
+                 expected_ground_truth: str | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise DatasetError(f'{self.path}: no such ground-truth file')
@@ -702,6 +769,8 @@ class GroundTruthCache:
             self._npz = np.load(self.path, allow_pickle=False)
             fmt = str(self._npz['format'])
             self.names = [str(n) for n in self._npz['names']]
+            self.ground_truth = (str(self._npz['ground_truth'])
+                                 if 'ground_truth' in self._npz.files else None)
         except (OSError, ValueError, KeyError) as exc:
             raise DatasetError(f'{self.path}: not a ground-truth file of msdepth_ros: '
                                f'{exc}') from None
@@ -711,6 +780,14 @@ class GroundTruthCache:
             raise DatasetError(f'{self.path}: ground truth was computed for another list of '
                                f'frames ({len(self.names)} names, first '
                                f'{self.names[:1]}); the split has {len(expected_names)}')
+        # Files written before the convention was recorded hold 'exact' or benchmark depth.
+        stored = self.ground_truth or 'velodyne exact or benchmark'
+        if expected_ground_truth is not None and (
+                expected_ground_truth != self.ground_truth if self.ground_truth is not None
+                else expected_ground_truth == 'velodyne eigen'):
+            raise DatasetError(f'{self.path}: holds {stored} ground truth, this evaluation '
+                               f'uses {expected_ground_truth}: give another file (or delete '
+                               'it to have it written again)')
 
     def __len__(self) -> int:
         return len(self.names)

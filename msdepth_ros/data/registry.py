@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from msdepth_ros.data.base import DatasetError, DepthDataset, SubsetDataset
-from msdepth_ros.data.kitti import KittiObjectDataset, KittiRawDataset, read_split_file
+from msdepth_ros.data.kitti import (GT_PIXEL_CONVENTIONS, KittiObjectDataset,
+                                    KittiRawDataset, read_split_file)
 from msdepth_ros.data.nyu import NyuLabeledDataset, NyuPairsDataset
 from msdepth_ros.data.synthetic import SyntheticRoadDataset
 
@@ -69,6 +70,9 @@ class DataSpec:
         KITTI raw with ``benchmark`` ground truth: the benchmark's folder.
     gt_cache:
         KITTI raw: a ground-truth file written by ``save_ground_truth`` for this split.
+    gt_pixels:
+        KITTI raw, Velodyne ground truth: pixel convention, ``exact`` or ``eigen``
+        (``data.kitti.GT_PIXEL_CONVENTIONS``).
     count, seed, width, height, length_m:
         Synthetic scenes.
     skip_missing:
@@ -85,6 +89,7 @@ class DataSpec:
     ground_truth: str = 'velodyne'
     benchmark_root: str = ''
     gt_cache: str = ''
+    gt_pixels: str = 'exact'
     count: int = 64
     seed: int = 0
     width: int = 621
@@ -101,6 +106,9 @@ class DataSpec:
             raise DatasetError(f'data set {self.kind!r} needs a root')
         if self.limit < 0:
             raise DatasetError(f'limit must be >= 0, got {self.limit}')
+        if self.gt_pixels not in GT_PIXEL_CONVENTIONS:
+            raise DatasetError(f'gt_pixels must be one of {GT_PIXEL_CONVENTIONS}, got '
+                               f'{self.gt_pixels!r}')
 
 
 def _under(root: Path, name: str) -> Path:
@@ -136,7 +144,7 @@ def open_dataset(spec: DataSpec) -> DepthDataset:
         dataset = KittiRawDataset(
             root, entries, ground_truth=spec.ground_truth,
             benchmark_root=spec.benchmark_root or None, gt_cache=spec.gt_cache or None,
-            skip_missing=spec.skip_missing)
+            skip_missing=spec.skip_missing, pixel_convention=spec.gt_pixels)
     else:
         dataset = KittiObjectDataset(root)
     if spec.limit and spec.limit < len(dataset):

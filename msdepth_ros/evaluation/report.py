@@ -131,6 +131,62 @@ def _colour_range(gt: np.ndarray, min_depth_m: float, max_depth_m: float
     return lo, max(hi, lo * 1.5)
 
 
+def visible_depth(depth_m: np.ndarray, sparse_below: float = 0.3) -> tuple[np.ndarray, int]:
+    """
+    Depth made visible in a picture: sparse points (LIDAR) drawn as small squares.
+
+    Where fewer than ``sparse_below`` of the pixels are valid, each valid pixel is spread over a
+    square of ``k x k`` pixels (the nearest depth winning), ``k`` about 1/300 of the image's
+    width and at least 3, so that single points survive the downscaling of a figure. Returns
+    ``(depth, k)``; ``k`` is 1 for dense depth, which is returned unchanged.
+    """
+    import cv2
+    depth = np.asarray(depth_m, dtype=np.float32)
+    with np.errstate(invalid='ignore'):
+        valid = np.isfinite(depth) & (depth > 0)
+    if valid.mean() >= sparse_below or not valid.any():
+        return depth, 1
+    k = max(3, int(round(depth.shape[1] / 300)) | 1)
+    none = np.float32(1e30)  # cv2.erode pads with the type's maximum, not infinity
+    far = np.where(valid, depth, none)
+    spread = cv2.erode(far, np.ones((k, k), np.uint8))  # the minimum: nearest depth wins
+    spread[spread >= none] = np.nan
+    return spread, k
+
+
+def depth_colorbar(fig: Any, axes: Any, min_depth_m: float, max_depth_m: float,
+                   colormap: str = 'turbo', label: str = 'depth (m)', cax: Any = None) -> Any:
+    """
+    Add a colour bar in metres for pictures made by ``colorize_depth(.., colormap)``.
+
+    The bar uses the same table and the same logarithmic spacing, with ticks at round depths;
+    ``axes`` is the matplotlib axis (or axes) it belongs to, ``cax`` an axis to draw it in
+    instead (then ``axes`` is unused). Returns the colour bar.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, LogNorm
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    from msdepth_ros.core.colormap import colormap_lut
+    mappable = ScalarMappable(norm=LogNorm(min_depth_m, max_depth_m),
+                              cmap=ListedColormap(colormap_lut(colormap) / 255.0))
+    if cax is not None:
+        bar = fig.colorbar(mappable, cax=cax)
+    else:
+        bar = fig.colorbar(mappable, ax=axes, fraction=0.04, pad=0.01)
+    bar.set_label(label, fontsize=8)
+    ticks = [t for t in (0.5, 1, 2, 3, 5, 10, 20, 30, 50, 80, 100)
+             if min_depth_m <= t <= max_depth_m]
+    if len(ticks) < 4:  # a narrow range (a room): finer round depths
+        ticks = [t for t in (0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10)
+                 if min_depth_m <= t <= max_depth_m]
+    bar.ax.yaxis.set_major_locator(FixedLocator(ticks or [min_depth_m, max_depth_m]))
+    bar.ax.yaxis.set_minor_locator(NullLocator())
+    bar.ax.set_yticklabels([f'{t:.3g}' for t in (ticks or [min_depth_m, max_depth_m])])
+    bar.ax.tick_params(labelsize=7)
+    return bar
+
+
 def _csv_cell(value: Any) -> str:
     if isinstance(value, float):
         return '' if math.isnan(value) else f'{value:.6g}'
@@ -170,14 +226,18 @@ def plot_report(report: EvalReport, path: str | os.PathLike) -> Path:
                  va='top', family='monospace', fontsize=9)
     for row, (name, image, gt, pred) in enumerate(report.examples, start=1):
         lo, hi = _colour_range(gt, report.protocol.min_depth_m, report.protocol.max_depth_m)
+        shown, enlarged = visible_depth(gt)
+        gt_title = 'ground truth' + (f' (points drawn {enlarged}x{enlarged} px)'
+                                     if enlarged > 1 else '')
         for col, (title, picture) in enumerate((
                 (name, image),
-                ('ground truth', colorize_depth(gt, lo, hi)),
+                (gt_title, colorize_depth(shown, lo, hi)),
                 ('prediction', colorize_depth(pred, lo, hi)))):
             axis = fig.add_subplot(grid[row, col])
             axis.imshow(picture)
             axis.set_title(title, fontsize=8)
             axis.axis('off')
+        depth_colorbar(fig, fig.axes[-2:], lo, hi)
     path = Path(path)
 
     def save(tmp: Path) -> None:

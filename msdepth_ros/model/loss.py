@@ -26,8 +26,10 @@ def valid_depth_mask(gt_depth_m: torch.Tensor, mask_min_max: bool = False) -> to
     """
     Pixels with usable ground truth: finite and positive.
 
-    ``mask_min_max`` also drops, per image, the pixels at that image's minimum and maximum
-    depth: NYU's in-painted maps clamp missing and saturated readings to those values.
+    ``mask_min_max`` also drops, per image, the pixels at that tensor's minimum and maximum
+    depth. Training does not use it: the paper's rule takes the extremes of the recorded image
+    before crop, augmentation and the depth cap (``data.augment.mask_recorded_extremes``),
+    which a target on the output grid no longer holds.
     """
     valid = torch.isfinite(gt_depth_m) & (gt_depth_m > 0)
     if mask_min_max:

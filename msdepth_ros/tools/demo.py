@@ -45,7 +45,6 @@ import time
 from typing import Any, Sequence
 
 from msdepth_ros.core.affine import AxisMap, PixelMap
-from msdepth_ros.core.colormap import colorize_depth
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import format_table
 from msdepth_ros.data.base import SubsetDataset
@@ -54,6 +53,7 @@ from msdepth_ros.data.kitti_writer import SyntheticDriveConfig, write_synthetic_
 from msdepth_ros.evaluation.evaluate import (ConstantSource, depth_image_prediction, EvalProtocol,
                                              evaluate, PredictedDepth)
 from msdepth_ros.msgs.readers import pointcloud2_fields
+from msdepth_ros.tools.demo_plots import plot_grid, real_kitti_frame, shared_data_dir
 import numpy as np
 
 NAMESPACE = '/kitti/camera_color_left'
@@ -290,45 +290,6 @@ def write_ply(path: Path, cloud_msg: Any) -> int:
     return len(out)
 
 
-def plot_grid(path: Path, examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
-              max_depth_m: float) -> None:
-    """PNG grid: input, predicted depth, true depth, abs rel error, one row per frame."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    rows = len(examples)
-    fig, axes = plt.subplots(rows, 4, figsize=(17, 1.45 * rows + 0.5), squeeze=False,
-                             layout='constrained')
-    for r, (name, image, gt, pred) in enumerate(examples):
-        valid = np.isfinite(gt) & (gt > 0)
-        error = np.full(gt.shape, np.nan, dtype=np.float32)
-        covered = valid & np.isfinite(pred)
-        error[covered] = np.abs(pred[covered] - gt[covered]) / gt[covered]
-        panels = [
-            (image, f'input, frame {name.split()[-2]}'),
-            (colorize_depth(pred, 1.0, max_depth_m), 'predicted depth (depth_node)'),
-            (colorize_depth(np.where(valid, gt, np.nan), 1.0, max_depth_m),
-             'true depth (sky: none)'),
-            (None, 'abs rel error (0 to 0.5)'),
-        ]
-        for c, (picture, title) in enumerate(panels):
-            ax = axes[r, c]
-            if picture is None:
-                shown = ax.imshow(error, cmap='magma', vmin=0.0, vmax=0.5)
-            else:
-                ax.imshow(picture)
-            ax.set_title(title, fontsize=9)
-            ax.axis('off')
-    fig.colorbar(shown, ax=axes[:, 3].tolist(), fraction=0.02)
-    fig.suptitle(f'msdepth_ros demo: depth colours 1 to {max_depth_m:g} m (log scale, turbo); '
-                 'black: no prediction (outside the view or range of the network) or no truth '
-                 '(sky)',
-                 fontsize=10)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 # -- the run ------------------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -439,8 +400,12 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
     baseline = evaluate(ConstantSource(mean_depth, 'mean depth'), evaluated, protocol,
                         keep_examples=0)
 
+    # The same model on a real KITTI frame, where the sample data is at hand.
+    real = real_kitti_frame(out / 'work' / 'demo_model.onnx', shared_data_dir(PACKAGE_ROOT))
+    real_note = ('real KITTI frame: no sample data (kitti_raw_mini under ../shared/data or '
+                 '$MSDEPTH_SHARED_DATA), its row is left out')
     step = max(1, len(report.examples) // 4)
-    plot_grid(out / 'depth_grid.png', report.examples[::step][:4], protocol.max_depth_m)
+    plot_grid(out / 'depth_grid.png', report.examples[::step][:4], real, real_note)
     middle = sorted(rec.clouds)[len(rec.clouds) // 2]
     points = write_ply(out / 'points.ply', rec.clouds[middle])
 
@@ -468,6 +433,10 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
         'metrics': report.metrics,
         'mean_depth_baseline': baseline.metrics,
         'per_frame': report.per_image,
+        'real_kitti_frame': None if real is None else {
+            'source': real.source, 'name': real.example[0], 'metrics': real.metrics,
+            'what': 'the synthetic-trained model on a real KITTI image against its Velodyne '
+                    'depth (KITTI protocol, exact pixels)'},
         'ply_frame_stamp_ns': middle,
         'ply_points': points,
         'elapsed_s': elapsed_s,
@@ -485,6 +454,13 @@ def _report(args: argparse.Namespace, drive: Any, recorded: Path, out: Path,
     title = f'depth against the truth on {len(answered)} frames ({protocol.describe()})'
     print(format_table({'depth_node': report.metrics, 'mean depth': baseline.metrics},
                        title=title))
+    if real is None:
+        print(real_note)
+    else:
+        print(f'the same model on a real KITTI frame ({real.example[0]}), against its Velodyne '
+              f"depth: delta < 1.25 {real.metrics['delta1']:.3f}, abs rel "
+              f"{real.metrics['abs_rel']:.3f} (a synthetic-trained model on a real image; its "
+              'row is in depth_grid.png)')
     print()
     print(f'outputs in {out}/: depth_grid.png (input | predicted | true | error), points.ply '
           f'({points} points), metrics.json; logs in {out}/logs/ ({elapsed_s:.0f} s)')

@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument('--splits-file', default='', help='NYU labeled: splits.mat')
     data.add_argument('--ground-truth', choices=['velodyne', 'benchmark'], default='velodyne',
                       help='KITTI raw: project the Velodyne or read the depth benchmark')
+    data.add_argument('--gt-pixels', choices=['exact', 'eigen'], default=None,
+                      help='KITTI raw, Velodyne ground truth: pixel convention; eigen (the '
+                           "default) is the published tables' (one pixel up and left of "
+                           'exact, see docs/training.md)')
     data.add_argument('--benchmark-root', default='', help='KITTI depth benchmark folder')
     data.add_argument('--gt-cache', default='',
                       help="KITTI raw: .npz of the split's ground truth; written on the first "
@@ -105,8 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                       metavar=('W', 'H'), help='synthetic: image size')
     proto = parser.add_argument_group('protocol')
     proto.add_argument('--preset', choices=['nyu', 'kitti'], default=None,
-                       help="protocol defaults and paper table (default: the model's preset; "
-                            'kitti for KITTI and synthetic data, nyu for NYU)')
+                       help="protocol defaults and paper table (default: the data set's: nyu "
+                            'for NYU, kitti for KITTI and synthetic data)')
     proto.add_argument('--min-depth', type=float, default=None, help='lower cap (m)')
     proto.add_argument('--max-depth', type=float, default=None,
                        help='upper cap (m); KITTI 80, NYU 10 by default')
@@ -138,6 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--limit and --examples must be >= 0')
     if args.mean_depth_m is not None and not args.mean_depth_m > 0:
         parser.error('--mean-depth-m must be positive')
+    velodyne = args.dataset == 'kitti_raw' and args.ground_truth == 'velodyne'
+    if args.gt_pixels == 'eigen' and not velodyne:
+        parser.error('--gt-pixels eigen is for --dataset kitti_raw with Velodyne ground truth')
+    gt_pixels = args.gt_pixels or ('eigen' if velodyne else 'exact')
+    # The protocol (caps, crop) and the paper's table are the data set's, whatever the model.
+    data_preset = 'nyu' if args.dataset.startswith('nyu') else 'kitti'
+    preset_name = args.preset or data_preset
 
     from msdepth_ros.data.base import DatasetError
     from msdepth_ros.data.registry import DataSpec, open_dataset
@@ -149,9 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return lambda it: tqdm(it, desc=desc, disable=args.no_progress, dynamic_ncols=True)
 
     source = None
+    model_preset = None
     try:
         spec = DataSpec(kind=args.dataset, root=args.root, split=args.split,
                         splits_file=args.splits_file, ground_truth=args.ground_truth,
+                        gt_pixels=gt_pixels,
                         benchmark_root=args.benchmark_root, limit=args.limit,
                         count=args.synthetic_count, seed=args.synthetic_seed,
                         width=args.synthetic_size[0], height=args.synthetic_size[1])
@@ -167,10 +180,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             except BackendError as exc:
                 print(f'msdepth-eval: error: {exc}', file=sys.stderr)
                 return 1
-            preset_name = args.preset or source.preset.name
-        else:
-            preset_name = args.preset or ('nyu' if args.dataset.startswith('nyu') else 'kitti')
+            model_preset = source.preset.name
         protocol = _protocol(args, preset_name, EvalProtocol)
+        if model_preset is not None and model_preset != data_preset:
+            kind = 'synthetic (KITTI geometry)' if args.dataset == 'synthetic' else \
+                data_preset.upper()
+            print(f"msdepth-eval: warning: the model's preset is {model_preset!r}, the data "
+                  f'set is {kind}: the model sees images unlike its training data; scored '
+                  f'with the {preset_name.upper()} protocol ({protocol.describe()})',
+                  file=sys.stderr)
         if source is None:
             depth = args.mean_depth_m or _mean_ground_truth(dataset, protocol,
                                                             bar('mean of ground truth'))
@@ -185,14 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if source is not None and hasattr(source, 'close'):
             source.close()
-    # A model of a custom geometry is compared with the paper's table of its kind of data.
-    paper = preset_name if preset_name in ('nyu', 'kitti') else (
-        'nyu' if args.dataset.startswith('nyu') else 'kitti')
+    paper = preset_name
     print(format_report(report, paper, dataset_label=_dataset_label(spec)))
     if args.output_dir:
         paths = write_report(report, args.output_dir, paper, plot=not args.no_plot,
                              extra={'model': args.model, 'backend': args.backend,
-                                    'dataset': spec.__dict__})
+                                    'model_preset': model_preset, 'dataset': spec.__dict__})
         print('wrote ' + ', '.join(str(p) for p in paths.values()))
     return 0
 
@@ -239,6 +255,9 @@ def _dataset_label(spec: Any) -> str:
     parts = [spec.kind]
     if spec.split:
         parts.append(spec.split)
+    if spec.kind == 'kitti_raw':
+        parts.append(f'({spec.ground_truth} ground truth' + (
+            f', {spec.gt_pixels} pixels)' if spec.ground_truth == 'velodyne' else ')'))
     if spec.limit:
         parts.append(f'first {spec.limit}')
     return ' '.join(parts)

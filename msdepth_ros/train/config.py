@@ -38,6 +38,9 @@ from msdepth_ros.data.registry import DataSpec
 
 STAGES = ('coarse', 'fine')
 
+#: Values of ``TrainConfig.amp``.
+AMP_MODES = ('auto', 'off', 'float16', 'bfloat16')
+
 #: Parameter groups of each stage (learning-rate keys) -> the layers they hold.
 STAGE_GROUPS = {
     'coarse': {'conv': ('coarse.conv1', 'coarse.conv2', 'coarse.conv3', 'coarse.conv4',
@@ -51,7 +54,7 @@ PAPER_LR = {'coarse': {'conv': 0.001, 'fc': 0.1},
             'fine': {'conv1': 0.001, 'conv3': 0.01, 'conv4': 0.001}}
 
 #: The paper's training lengths in samples (section 4): NYU coarse 2M, fine 1.5M;
-#: KITTI coarse 1.5M, fine 1M.
+#: KITTI coarse 1.5M, fine 1M. A stage that gives no ``samples`` takes its preset's.
 PAPER_SAMPLES = {'nyu': {'coarse': 2_000_000, 'fine': 1_500_000},
                  'kitti': {'coarse': 1_500_000, 'fine': 1_000_000}}
 
@@ -66,10 +69,11 @@ class StageConfig:
     One stage: how many samples it sees and its learning rates.
 
     ``lr`` maps the stage's parameter groups (``STAGE_GROUPS``) to learning rates; missing
-    groups take the paper's values. ``samples`` 0 skips the stage.
+    groups take the paper's values. ``samples`` 0 skips the stage; None (left out) takes the
+    paper's length for the model's preset (``PAPER_SAMPLES``).
     """
 
-    samples: int
+    samples: int | None = None
     lr: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -147,7 +151,9 @@ class TrainConfig:
     loss_lambda:
         Weight of the scale-invariant term of the loss (0.5 in the paper).
     mask_min_max:
-        Drop each target's minimum and maximum depth from the loss (NYU's in-painted maps).
+        Drop each image's minimum and maximum recorded depth (NYU's in-painted maps), taken
+        over the whole recorded image before crop, augmentation and the depth cap
+        (``data.augment.mask_recorded_extremes``).
     normalize_focal:
         Scale targets to the preset's training focal length (see ``data.augment``).
     grad_clip_norm:
@@ -157,7 +163,10 @@ class TrainConfig:
     device:
         ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     amp:
-        Mixed precision (float16) on CUDA; ignored on the CPU.
+        Mixed precision (``AMP_MODES``): ``auto`` (float16 autocast with a gradient scaler on
+        CUDA, off on the CPU), ``off``, ``float16`` (CUDA only) or ``bfloat16`` (GPUs that
+        support it, such as Ampere and newer, and CPUs; no gradient scaler needed). YAML
+        ``true`` / ``false`` read as ``auto`` / ``off``.
     workers:
         Data-loading processes per rank.
     log_every_steps:
@@ -173,10 +182,8 @@ class TrainConfig:
 
     data: DataSection
     model: ModelSection = field(default_factory=ModelSection)
-    coarse: StageConfig = field(default_factory=lambda: StageConfig(
-        samples=PAPER_SAMPLES['nyu']['coarse']))
-    fine: StageConfig = field(default_factory=lambda: StageConfig(
-        samples=PAPER_SAMPLES['nyu']['fine']))
+    coarse: StageConfig = field(default_factory=StageConfig)
+    fine: StageConfig = field(default_factory=StageConfig)
     augment: AugmentConfig | None = None
     output_dir: str = 'runs/train'
     batch_size: int = 32
@@ -188,7 +195,7 @@ class TrainConfig:
     grad_clip_norm: float = 0.0
     seed: int = 0
     device: str = 'auto'
-    amp: bool = True
+    amp: str | bool = 'auto'
     workers: int = 4
     log_every_steps: int = 20
     val_every_samples: int = 0
@@ -201,7 +208,15 @@ class TrainConfig:
             raise ConfigError(f'batch_size must be positive, got {self.batch_size}')
         if self.device not in ('auto', 'cpu', 'cuda'):
             raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
+        if isinstance(self.amp, bool):
+            object.__setattr__(self, 'amp', 'auto' if self.amp else 'off')
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f'amp must be one of {AMP_MODES}, got {self.amp!r}')
+        preset_name = self.model.get_preset().name  # fails early on a bad preset
         for stage in STAGES:
+            if self.stage_field(stage).samples is None and preset_name not in PAPER_SAMPLES:
+                raise ConfigError(f'{stage}.samples: the paper gives no length for preset '
+                                  f'{preset_name!r}; set it')
             cfg = self.stage(stage)
             if cfg.samples < 0:
                 raise ConfigError(f'{stage}.samples must be >= 0, got {cfg.samples}')
@@ -211,11 +226,35 @@ class TrainConfig:
                                   f'groups are {sorted(STAGE_GROUPS[stage])}')
         if self.workers < 0:
             raise ConfigError(f'workers must be >= 0, got {self.workers}')
-        self.model.get_preset()  # fail early on a bad preset
+
+    def stage_field(self, name: str) -> StageConfig:
+        """Return stage ``coarse`` or ``fine`` as the config gives it."""
+        return self.coarse if name == 'coarse' else self.fine
 
     def stage(self, name: str) -> StageConfig:
-        """Return the config of stage ``coarse`` or ``fine``."""
-        return self.coarse if name == 'coarse' else self.fine
+        """Return stage ``coarse`` or ``fine``, its length resolved (``StageConfig``)."""
+        cfg = self.stage_field(name)
+        if cfg.samples is not None:
+            return cfg
+        return StageConfig(samples=PAPER_SAMPLES[self.model.get_preset().name][name],
+                           lr=cfg.lr)
+
+    def autocast_dtype(self, device_type: str, bfloat16_supported: bool = True) -> str | None:
+        """
+        Name of the autocast dtype on ``device_type`` (``cuda``, ``cpu``), None for full precision.
+
+        ``bfloat16_supported``: whether the GPU has bfloat16 (``torch.cuda.is_bf16_supported``).
+        """
+        if self.amp == 'off' or (self.amp == 'auto' and device_type != 'cuda'):
+            return None
+        if self.amp == 'auto':
+            return 'float16'
+        if self.amp == 'float16' and device_type != 'cuda':
+            raise ConfigError("amp 'float16' is for CUDA devices; use 'bfloat16' or 'off' on "
+                              f'{device_type}')
+        if self.amp == 'bfloat16' and device_type == 'cuda' and not bfloat16_supported:
+            raise ConfigError("amp 'bfloat16': this GPU has no bfloat16; use 'float16'")
+        return self.amp
 
     def learning_rates(self, stage: str) -> dict[str, float]:
         """Learning rate of each parameter group of ``stage`` (the paper's where unset)."""
@@ -228,8 +267,11 @@ class TrainConfig:
         return AugmentConfig.paper(self.model.get_preset().name)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (for checkpoints and the run folder's ``config.yaml``)."""
-        return plain_data(asdict(self))
+        """Plain data (for checkpoints and ``config.yaml``), stage lengths resolved."""
+        data = asdict(self)
+        for stage in STAGES:
+            data[stage] = asdict(self.stage(stage))
+        return plain_data(data)
 
 
 def plain_data(value: Any) -> Any:
@@ -278,7 +320,13 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where)
+        # The first alternative that takes the value (``str | bool``: a string or a boolean).
+        for alternative in inner[:-1]:
+            try:
+                return _convert(alternative, value, where)
+            except ConfigError:
+                continue
+        return _convert(inner[-1], value, where)
     if isinstance(hint, type) and is_dataclass(hint):
         return _build(hint, value, where)
     if hint is Any:

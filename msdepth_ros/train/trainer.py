@@ -140,15 +140,18 @@ class ExampleSource(torch.utils.data.Dataset):
     A key is ``(index, stage, step, position)``; the augmentation is drawn from a generator
     seeded with ``(seed, stage, step, position)``, so it does not depend on workers or ranks.
     A key of ``(index,)`` gives the sample without augmentation (validation).
+    ``mask_min_max`` drops each image's recorded minimum and maximum depth before anything else
+    (NYU; ``data.augment.mask_recorded_extremes``).
     """
 
     def __init__(self, dataset: DepthDataset, preset: Any, augment: AugmentConfig, seed: int,
-                 normalize_focal: bool) -> None:
+                 normalize_focal: bool, mask_min_max: bool = False) -> None:
         self.dataset = dataset
         self.preset = preset
         self.augment = augment
         self.seed = int(seed)
         self.normalize_focal = normalize_focal
+        self.mask_min_max = mask_min_max
         self._plans: dict[tuple[int, int], InputPlan] = {}
 
     def __len__(self) -> int:
@@ -171,7 +174,8 @@ class ExampleSource(torch.utils.data.Dataset):
             params = draw_params(self.augment, rng, plan)
         example = make_example(sample.image, sample.depth_m, sample.intrinsics, plan, params,
                                sparse=self.dataset.sparse_depth,
-                               normalize_focal=self.normalize_focal)
+                               normalize_focal=self.normalize_focal,
+                               mask_extremes=self.mask_min_max)
         return (torch.from_numpy(np.ascontiguousarray(example.image)),
                 torch.from_numpy(example.target_depth_m[None]))
 
@@ -278,7 +282,7 @@ def weights_digest(model: nn.Module) -> str:
 # -- validation ----------------------------------------------------------------------------------
 
 def validate(model: MultiScaleDepthNet, stage: str, source: ExampleSource, ctx: DistContext,
-             loss_lambda: float, mask_min_max: bool, limit: int = 0) -> dict[str, float]:
+             loss_lambda: float, limit: int = 0) -> dict[str, float]:
     """
     Loss and the paper's metrics of ``stage``'s output on the output-grid targets.
 
@@ -298,7 +302,7 @@ def validate(model: MultiScaleDepthNet, stage: str, source: ExampleSource, ctx: 
             image, target = source[(i,)]
             pred = net(image[None].to(ctx.device)).float()
             target_t = target[None].to(ctx.device)
-            loss = scale_invariant_loss(pred, target_t, loss_lambda, mask_min_max=mask_min_max)
+            loss = scale_invariant_loss(pred, target_t, loss_lambda)
             metrics = compute_metrics(np.exp(pred[0, 0].cpu().numpy()), target[0].numpy(),
                                       min_depth_m=preset.min_depth_m,
                                       max_depth_m=preset.max_depth_m)
@@ -452,11 +456,13 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
     preset = model_config.preset
     train_set = open_dataset(config.data.train)
     augment = config.augmentation()
-    train_source = ExampleSource(train_set, preset, augment, config.seed, config.normalize_focal)
+    train_source = ExampleSource(train_set, preset, augment, config.seed, config.normalize_focal,
+                                 config.mask_min_max)
     val_source = None
     if config.data.val is not None:
         val_source = ExampleSource(open_dataset(config.data.val), preset,
-                                   AugmentConfig.none(), config.seed, config.normalize_focal)
+                                   AugmentConfig.none(), config.seed, config.normalize_focal,
+                                   config.mask_min_max)
 
     state = {'stages_done': [], 'stage': None, 'step': 0, 'optimizer': None, 'scaler': None}
     resume_path = _resume_path(resume, out_dir)
@@ -474,7 +480,10 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
 
     log = RunLog(out_dir, ctx.is_main)
     result = TrainResult(output_dir=out_dir, final_checkpoint=out_dir / FINAL_CHECKPOINT)
-    use_amp = config.amp and ctx.device.type == 'cuda'
+    amp_name = config.autocast_dtype(ctx.device.type, ctx.device.type != 'cuda'
+                                     or torch.cuda.is_bf16_supported())
+    amp_dtype = getattr(torch, amp_name) if amp_name else torch.float32
+    use_amp = amp_name is not None
     steps_this_call = 0
     samples_file = None
     if config.record_samples:
@@ -491,7 +500,8 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
             groups = stage_parameter_groups(model, stage, config.learning_rates(stage))
             optimizer = torch.optim.SGD(groups, lr=groups[0]['lr'], momentum=config.momentum,
                                         weight_decay=config.weight_decay)
-            scaler = torch.amp.GradScaler('cuda', enabled=use_amp)
+            # bfloat16 has float32's range: only float16 needs its gradients scaled.
+            scaler = torch.amp.GradScaler('cuda', enabled=amp_dtype == torch.float16)
             if state['stage'] == stage and state['optimizer'] is not None:
                 optimizer.load_state_dict(state['optimizer'])
                 if state['scaler']:
@@ -526,10 +536,9 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                     [config.seed, stage_index, step, ctx.rank]).generate_state(1)[0]))
                 images = images.to(ctx.device, non_blocking=True)
                 targets = targets.to(ctx.device, non_blocking=True)
-                with torch.autocast(ctx.device.type, dtype=torch.float16, enabled=use_amp):
+                with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=use_amp):
                     pred = net(images)
-                loss = scale_invariant_loss(pred.float(), targets, config.loss_lambda,
-                                            mask_min_max=config.mask_min_max)
+                loss = scale_invariant_loss(pred.float(), targets, config.loss_lambda)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if config.grad_clip_norm > 0:
@@ -611,8 +620,7 @@ def _steps_of(samples: int, batch_size: int) -> int:
 def _validate_and_log(model: MultiScaleDepthNet, stage: str, source: ExampleSource,
                       ctx: DistContext, config: TrainConfig, log: RunLog,
                       step: int) -> dict[str, float]:
-    metrics = validate(model, stage, source, ctx, config.loss_lambda, config.mask_min_max,
-                       config.val_limit)
+    metrics = validate(model, stage, source, ctx, config.loss_lambda, config.val_limit)
     log.write(stage, step, step * config.batch_size, val_loss=metrics['loss'],
               **{f'val_{m}': metrics[m] for m in METRIC_NAMES})
     return metrics
