@@ -42,15 +42,18 @@ def png_ihdr(width: int, height: int, colour_type: int = 2, bit_depth: int = 8) 
         b'IHDR', struct.pack('>IIBBBBB', width, height, bit_depth, colour_type, 0, 0, 0))
 
 
-def png_bomb(width: int, height: int) -> bytes:
+def png_bomb(width: int, height: int, grey_bits: int = 0) -> bytes:
     """
-    Return a valid ``width`` x ``height`` black RGB PNG, made without holding the image.
+    Return a valid ``width`` x ``height`` black PNG, made without holding the image.
+
+    RGB by default; with ``grey_bits`` (1, 2, 4, 8) a grey PNG of that bit depth, which is
+    smaller again (a decoder reading it as colour still allocates ``width * height * 3``).
 
     The zero rows compress to one deflate block repeated (each ends with a full flush, which
     resets the compressor, so the block's bytes are the same every time); the Adler-32 of n
     zero bytes is ``(n mod 65521) << 16 | 1``. 16000 x 16000 (768 MB decoded) is about 750 KB.
     """
-    row = bytes(1 + 3 * width)
+    row = bytes(1 + (3 * width if not grey_bits else (width * grey_bits + 7) // 8))
     rows_per_block = max(1, min(height, (1 << 20) // len(row)))
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     block = compressor.compress(row * rows_per_block) + compressor.flush(zlib.Z_FULL_FLUSH)
@@ -60,7 +63,8 @@ def png_bomb(width: int, height: int) -> bytes:
     total = len(row) * height
     adler = ((total % 65521) << 16) | 1
     stream = b'\x78\xda' + block * blocks + last + struct.pack('>I', adler)
-    return png_ihdr(width, height) + png_chunk(b'IDAT', stream) + png_chunk(b'IEND', b'')
+    header = (png_ihdr(width, height, 0, grey_bits) if grey_bits else png_ihdr(width, height))
+    return header + png_chunk(b'IDAT', stream) + png_chunk(b'IEND', b'')
 
 
 def jpeg_header(width: int, height: int, sof: int = 0xC0, app_segments: int = 1) -> bytes:

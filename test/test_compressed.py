@@ -137,3 +137,6 @@ def test_png_bomb_is_refused_without_growing_memory():
     # The same bytes are a real image: a smaller bomb made the same way decodes.
     small = compressed_to_rgb(_msg(png_bomb(300, 17), 'png'))
     assert small.shape == (17, 300, 3) and not small.any()
+    grey = compressed_to_rgb(_msg(png_bomb(301, 9, grey_bits=1), 'png'))
+    assert grey.shape == (9, 301, 3) and not grey.any()
+    assert len(png_bomb(16000, 16000, grey_bits=1)) < 40_000
