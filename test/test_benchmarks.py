@@ -177,8 +177,9 @@ def test_node_overhead_script_writes_table_and_plot(tmp_path):
                '--coarse-fc-width', '32')
     markdown = assert_report(tmp_path, 'node_overhead', 'node overhead')
     rows = [line for line in markdown.splitlines() if line.startswith('| 640x480 |')]
-    assert len(rows) == 4  # two upsampling factors, two backends
-    assert sum('onnxruntime' in row for row in rows) == 2
+    assert len(rows) == 8  # two upsampling factors, two backends, two preprocessings
+    assert sum('onnxruntime' in row for row in rows) == 4
+    assert sum('| whole |' in row for row in rows) == 4
 
 
 @pytest.mark.ros
