@@ -51,7 +51,7 @@ CASES = [
     ('16000x16000 PNG bomb, 1-bit grey (31 KB)', 'png', (16000, 16000, 1)),
 ]
 
-CHILD = r'''
+CHILD = r"""
 import json, resource, sys
 import numpy as np
 kind, arg = sys.argv[1], json.loads(sys.argv[2])
@@ -86,7 +86,7 @@ else:
     except Exception as exc:
         outcome = f'{type(exc).__name__}: {str(exc).splitlines()[0][:60]}'
 print(json.dumps({'growth_mib': peak() - before, 'outcome': outcome}))
-'''
+"""
 
 
 def run_case(source: Path, kind: str, arg: object) -> dict[str, object]:

@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='width of coarse layer 6 (4096 in the paper)')
     parser.add_argument('--preprocessing', nargs='+', default=list(PREPROCESSING),
                         choices=PREPROCESSING,
-                        help='crop: the node\'s (crop window only); whole: the whole-image resize '
+                        help="crop: the node's (crop window only); whole: the whole-image resize "
                              'it replaced, for comparison in the same run')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
@@ -248,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f'{name} ({device})', f'**{inference_ms:.1f}**', f'{inference_p90:.1f}',
             f'{100.0 * overhead_ms / inference_ms:.1f}%'])
     report.table(['input', 'preset', 'upsample', 'depth image', 'preprocessing', 'deserialize',
-                  'to RGB', 'preprocess', 'postprocess', 'cloud (xyz+rgb)', 'messages', 'serialize',
+                  'to RGB', 'preprocess', 'postprocess', 'cloud (xyz+rgb)', 'messages',
+                  'serialize',
                   '**node overhead**', 'p90', 'backend', '**inference**', 'p90',
                   'overhead / inference'], table)
     report.write()
