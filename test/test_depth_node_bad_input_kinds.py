@@ -286,6 +286,7 @@ class Run:
         self.stamps = itertools.count(20000)
         self.expected_bad: Counter[str] = Counter()
         self.served = 0
+        self.retries = 0
         self.peak_growth_mib = 0.0
         for topic, msg_type in OUTPUTS.items():
             self.client.watch(f'{namespace}/{topic}', msg_type)
@@ -336,6 +337,7 @@ class Run:
             if found != 'retry':
                 return msg, found
             self.expected_bad['camera_info_size'] += 1  # it overtook its camera info
+            self.retries += 1
         raise AssertionError(f'image of {camera} never served')
 
     def check_good_frame(self, camera_changed: bool) -> None:
@@ -400,9 +402,10 @@ def _run_cases(run: Run, cases: list[Case]) -> None:
                 run.bad(case)
         run.finish()
         assert run.peak_growth_mib < MAX_PEAK_GROWTH_MIB, run.peak_growth_mib
-        print(f'\n{run.ns}: {len(cases)} kinds ({sum(run.expected_bad.values())} bad, '
-              f'{run.served} served); node RSS {run.start_rss_mib:.0f} MiB at the start, peak '
-              f'growth {run.peak_growth_mib:.1f} MiB')
+        print(f'\n{run.ns}: {len(cases)} kinds ({len(cases) - run.served} bad, {run.served} '
+              f'served, {run.retries} images sent again after overtaking their camera info); '
+              f'node RSS {run.start_rss_mib:.0f} MiB at the start, peak growth '
+              f'{run.peak_growth_mib:.1f} MiB')
     finally:
         rc = run.close()
     assert rc == 0, run.node.log()
