@@ -23,6 +23,7 @@ synthetic images, for both presets; memory must not grow with the resized image.
 
 from __future__ import annotations
 
+import pickle
 import resource
 
 import cv2
@@ -179,3 +180,11 @@ def test_axis_taps_are_area_weights_or_bilinear():
     np.testing.assert_allclose(grow.weights[:, 1], centres - np.floor(centres), atol=1e-6)
     with pytest.raises(ValueError, match='outside'):
         axis_taps(10, 20, 18, 5)
+
+
+def test_plans_pickle_for_data_loader_processes():
+    image = road_scene(1, 300, 100).image
+    for method in (None, 'taps'):
+        plan = plan_input(300, 100, KITTI, method=method)
+        expected = plan.prepare(image)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(plan)).prepare(image), expected)

@@ -218,8 +218,20 @@ class CropResampler:
     _scratch: threading.local = field(default_factory=threading.local, compare=False,
                                       repr=False)
 
+    def __getstate__(self) -> dict:
+        """Pickle without the scratch arrays (plans go to data-loader processes)."""
+        state = dict(self.__dict__)
+        state.pop('_scratch', None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled resampler with fresh scratch space."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, '_scratch', threading.local())
+
     def window_shape(self) -> tuple[int, int]:
-        """Rows and columns of the camera window that the input is computed from."""
+        """Return the rows and columns of the camera window the input is computed from."""
         if self.method in ('cv2', 'pairs'):
             x0, y0, x1, y1 = self.cv2_window
             return y1 - y0, x1 - x0
