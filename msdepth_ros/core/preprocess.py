@@ -26,7 +26,7 @@ image, however extreme the camera's aspect ratio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 
 import cv2
@@ -66,6 +66,8 @@ class InputPlan:
     camera_to_input: PixelMap
     camera_to_output: PixelMap
     _resampler: CropResampler
+    # Intrinsics derived for the last camera seen: (camera, input, output); one camera per node.
+    _derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def output_width(self) -> int:
@@ -79,14 +81,24 @@ class InputPlan:
 
     def input_intrinsics(self, camera: Intrinsics) -> Intrinsics:
         """Intrinsics of the network input."""
-        self._check_camera(camera)
-        return camera.transformed(self.camera_to_input, self.preset.input_width,
-                                  self.preset.input_height)
+        return self._intrinsics_of(camera)[0]
 
     def output_intrinsics(self, camera: Intrinsics) -> Intrinsics:
         """Intrinsics of the depth image that ``log_depth_to_metric`` returns."""
+        return self._intrinsics_of(camera)[1]
+
+    def _intrinsics_of(self, camera: Intrinsics) -> tuple[Intrinsics, Intrinsics]:
+        # Computed once per camera: every frame of a camera asks for the same two.
+        cached = self._derived.get('last')
+        if cached is not None and cached[0] == camera:
+            return cached[1], cached[2]
         self._check_camera(camera)
-        return camera.transformed(self.camera_to_output, self.output_width, self.output_height)
+        derived = (camera.transformed(self.camera_to_input, self.preset.input_width,
+                                      self.preset.input_height),
+                   camera.transformed(self.camera_to_output, self.output_width,
+                                      self.output_height))
+        self._derived['last'] = (camera,) + derived
+        return derived
 
     def metric_scale(self, camera: Intrinsics) -> float:
         """
