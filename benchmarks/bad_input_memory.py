@@ -20,7 +20,7 @@ by default; give an export of an older commit to measure it before a change): th
 built, the peak resident memory (``ru_maxrss``) read, then the node's own step for that input
 runs (``plan_input(...).prepare`` for a raw image with its camera info, as the node's worker
 does; ``ros.conversions.compressed_to_rgb`` for a compressed one), and the growth of the peak
-is printed with what the step did, as a Markdown table (docs/benchmarks.md).
+is printed with what the step did, as a Markdown table (docs/benchmarks.md), and plotted.
 
     git archive <commit> | tar -x -C /tmp/before
     .venv/bin/python benchmarks/bad_input_memory.py --source /tmp/before --source .
@@ -37,7 +37,7 @@ import sys
 import tempfile
 from typing import Sequence
 
-from _report import add_output_dir_argument, Report
+from _report import add_output_dir_argument, bar_plot, Report, Series
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bad_inputs import png_bomb
 
     rows = []
+    growth: dict[str, list[float]] = {str(source): [] for source in sources}
     with tempfile.TemporaryDirectory(prefix='msdepth-memory-') as tmp:
         for name, kind, arg in CASES:
             if kind == 'png':
@@ -126,13 +127,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = run_case(source, kind, arg)
                 rows.append([name, str(source), result['outcome'],
                              f'{result["growth_mib"]:.1f}'])
+                # At least 0.1 MiB so that a log axis can show "nothing".
+                growth[str(source)].append(max(0.1, float(result['growth_mib'])))
                 print(' | '.join(rows[-1]), flush=True)
     report = Report(args.output_dir, 'bad_input_memory')
     report.line('# Peak memory of thin images and PNG bombs')
     report.line()
     report.table(['input', 'source', 'what the node did', 'peak RSS growth (MiB)'], rows)
     report.write()
-    print(f'wrote {report.markdown_path}')
+    labels = ['1x2048\nkitti', '1x16384\nkitti', '2048x1\nkitti', '1x16384\nnyu',
+              'PNG bomb\nRGB', 'PNG bomb\n1-bit grey']
+    bar_plot(report.png_path, labels,
+        [Series(source, values) for source, values in growth.items()],
+        'peak RSS growth (MiB)', 'Peak memory of thin images and PNG bombs', log=True)
+    print(f'wrote {report.markdown_path} and {report.png_path}')
     return 0
 
 

@@ -182,6 +182,19 @@ def test_node_overhead_script_writes_table_and_plot(tmp_path):
     assert sum('| whole |' in row for row in rows) == 4
 
 
+@pytest.mark.slow
+def test_bad_input_memory_script_writes_table_and_plot(tmp_path):
+    run_script('bad_input_memory', tmp_path, timeout_s=300.0)
+    markdown = assert_report(tmp_path, 'bad_input_memory', 'peak RSS growth (MiB)')
+    rows = [line.split('|')[1:-1] for line in markdown.splitlines()
+            if line.startswith('| 1x') or line.startswith('| 2048x') or line.startswith('| 16000')]
+    assert len(rows) == 6
+    for name, _, outcome, growth_mib in rows:
+        # This checkout: thin images served, bombs refused, nothing near the old gigabytes.
+        assert ('served' in outcome) != ('PNG' in name), (name, outcome)
+        assert float(growth_mib) < 64.0, (name, growth_mib)
+
+
 @pytest.mark.ros
 @pytest.mark.slow
 def test_dds_latency_script_writes_table_and_plot(tmp_path):
