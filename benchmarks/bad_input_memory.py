@@ -137,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write()
     labels = ['1x2048\nkitti', '1x16384\nkitti', '2048x1\nkitti', '1x16384\nnyu',
               'PNG bomb\nRGB', 'PNG bomb\n1-bit grey']
-    bar_plot(report.png_path, labels,
-        [Series(source, values) for source, values in growth.items()],
-        'peak RSS growth (MiB)', 'Peak memory of thin images and PNG bombs', log=True)
+    series = [Series(source, values) for source, values in growth.items()]
+    bar_plot(report.png_path, labels, series, 'peak RSS growth (MiB)',
+             'Peak memory of thin images and PNG bombs', log=True)
     print(f'wrote {report.markdown_path} and {report.png_path}')
     return 0
 
