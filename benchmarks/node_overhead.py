@@ -23,7 +23,13 @@ median and p90 of the node's overhead (every stage but the network) and of infer
 milliseconds, are printed as a Markdown table (docs/benchmarks.md, "Node overhead") and written
 with a plot to ``--output-dir``.
 
+Each configuration runs with the node's preprocessing (``crop``: only the crop window is
+resampled, straight into the network input, ``core.crop_resize``) and, in the same run, with
+the preprocessing it replaced (``whole``: ``cv2.resize`` of the whole camera image, then the
+crop and the normalisation), frames interleaved so that both see the same machine load.
+
     .venv/bin/python benchmarks/node_overhead.py [--repeats 20] [--backends torch onnxruntime]
+        [--preprocessing crop whole]
 
 Inference uses the paper-width network (coarse layer 6: 4096; ``--coarse-fc-width``) with
 random weights on the CPU, with PyTorch and with ONNX Runtime on the same weights exported to
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import dataclasses
 import os
 from pathlib import Path
 import platform
@@ -50,18 +57,49 @@ CONFIGS = ((640, 480, 'nyu', 1), (640, 480, 'nyu', 4), (1242, 375, 'kitti', 1),
            (1242, 375, 'kitti', 4))
 OVERHEAD_STAGES = ('deserialize', 'to_rgb', 'preprocess', 'postprocess', 'points', 'messages',
                    'serialize')
+PREPROCESSING = ('crop', 'whole')
 
 
-def measure(pipeline, width: int, height: int, upsample: int,
-            repeats: int) -> dict[str, object]:
+class WholeImagePreprocessing:
     """
-    Time ``repeats`` frames of ``width`` x ``height`` through ``pipeline``.
+    The preprocessing before ``core.crop_resize``: resize the whole image, crop, normalise.
+
+    Called as ``InputPlan`` calls its resampler: ``(image_rgb, out) -> out``.
+    """
+
+    def __init__(self, plan) -> None:
+        self.plan = plan
+        self.scale, self.bias = plan._resampler.scale, plan._resampler.bias
+
+    def __call__(self, image_rgb, out):
+        import cv2
+        import numpy as np
+        plan = self.plan
+        size = (plan.resized_width, plan.resized_height)
+        resized = image_rgb
+        if size != (plan.camera_width, plan.camera_height):
+            shrink = plan.resized_width < plan.camera_width
+            resized = cv2.resize(image_rgb, size,
+                                 interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        w, h = plan.preset.input_size
+        crop = resized[plan.crop_y0:plan.crop_y0 + h, plan.crop_x0:plan.crop_x0 + w]
+        np.multiply(crop.transpose(2, 0, 1), self.scale, out=out[0], casting='unsafe')
+        out[0] += self.bias
+        return out
+
+
+def measure(pipelines: dict, width: int, height: int, upsample: int,
+            repeats: int) -> dict[str, dict[str, object]]:
+    """
+    Time ``repeats`` frames of ``width`` x ``height`` through each pipeline, interleaved.
+
+    ``pipelines`` maps a preprocessing name (``PREPROCESSING``) to a ``DepthPipeline``.
 
     Returns
     -------
-    The median seconds of every stage by name, ``overhead`` and ``inference`` as lists of
-    seconds per frame (``overhead``: the sum of ``OVERHEAD_STAGES`` of that frame), and
-    ``depth_size`` (width, height of the depth image).
+    Per preprocessing: the median seconds of every stage by name, ``overhead`` and
+    ``inference`` as lists of seconds per frame (``overhead``: the sum of ``OVERHEAD_STAGES``
+    of that frame), and ``depth_size`` (width, height of the depth image).
 
     """
     from msdepth_ros.core.synthetic import road_scene
@@ -76,34 +114,49 @@ def measure(pipeline, width: int, height: int, upsample: int,
     msg.height, msg.width, msg.encoding, msg.step = height, width, 'rgb8', 3 * width
     msg.data = array.array('B', scene.image.tobytes())
     wire = serialize_message(msg)
-    preset = pipeline.preset
+    preset = next(iter(pipelines.values())).preset
     settings = PredictionSettings(upsample=upsample, metric_scaling=True,
                                   min_depth_m=preset.min_depth_m, max_depth_m=preset.max_depth_m)
     request = OutputRequest(points_rgb=True, colorized=True)
-    samples: dict[str, list[float]] = {}
+    for name, pipeline in pipelines.items():
+        if name == 'whole':
+            predictor = pipeline.predictor(settings)
+            plan = predictor.plan_for(width, height)
+            # The predictor keeps the plan of the last camera size: swap its resampler.
+            predictor._plan = dataclasses.replace(plan,
+                                                  _resampler=WholeImagePreprocessing(plan))
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in pipelines}
+    outs = {}
     for i in range(repeats + 3):  # the first frames build the caches
-        t0 = time.perf_counter()
-        received = deserialize_message(wire, Image)
-        t1 = time.perf_counter()
-        rgb = image_to_rgb(received)
-        t2 = time.perf_counter()
-        out = pipeline.process(rgb, scene.intrinsics, received.header, settings, request)
-        t3 = time.perf_counter()
-        for message in (out.depth_image, out.camera_info, out.points, out.colorized):
-            serialize_message(message)
-        t4 = time.perf_counter()
-        if i < 3:
-            continue
-        stage_s = dict(out.timings_s, deserialize=t1 - t0, to_rgb=t2 - t1, serialize=t4 - t3)
-        for name, seconds in stage_s.items():
-            samples.setdefault(name, []).append(seconds)
-        samples.setdefault('overhead', []).append(sum(stage_s[n] for n in OVERHEAD_STAGES))
-    result: dict[str, object] = {name: statistics.median(values)
-                                 for name, values in samples.items()}
-    result['overhead'] = samples['overhead']
-    result['inference'] = samples['inference']
-    result['depth_size'] = out.depth_m.shape[::-1]
-    return result
+        for name, pipeline in pipelines.items():
+            t0 = time.perf_counter()
+            received = deserialize_message(wire, Image)
+            t1 = time.perf_counter()
+            rgb = image_to_rgb(received)
+            t2 = time.perf_counter()
+            out = pipeline.process(rgb, scene.intrinsics, received.header, settings, request)
+            t3 = time.perf_counter()
+            for message in (out.depth_image, out.camera_info, out.points, out.colorized):
+                serialize_message(message)
+            t4 = time.perf_counter()
+            outs[name] = out
+            if i < 3:
+                continue
+            stage_s = dict(out.timings_s, deserialize=t1 - t0, to_rgb=t2 - t1,
+                           serialize=t4 - t3)
+            for stage, seconds in stage_s.items():
+                samples[name].setdefault(stage, []).append(seconds)
+            samples[name].setdefault('overhead', []).append(
+                sum(stage_s[n] for n in OVERHEAD_STAGES))
+    results = {}
+    for name, found in samples.items():
+        result: dict[str, object] = {stage: statistics.median(values)
+                                     for stage, values in found.items()}
+        result['overhead'] = found['overhead']
+        result['inference'] = found['inference']
+        result['depth_size'] = outs[name].depth_m.shape[::-1]
+        results[name] = result
+    return results
 
 
 def load_backends(presets: Sequence[str], names: Sequence[str], fc_width: int,
@@ -143,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         choices=['torch', 'onnxruntime'], help='backends to time inference with')
     parser.add_argument('--coarse-fc-width', type=int, default=4096,
                         help='width of coarse layer 6 (4096 in the paper)')
+    parser.add_argument('--preprocessing', nargs='+', default=list(PREPROCESSING),
+                        choices=PREPROCESSING,
+                        help="crop: the node's (crop window only); whole: the whole-image resize "
+                             'it replaced, for comparison in the same run')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -160,8 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for width, height, preset, upsample in tqdm(configs, desc='configurations',
                                                     disable=None):
             for name, backend in backends[preset]:
-                result = measure(DepthPipeline(backend), width, height, upsample, args.repeats)
-                rows.append((width, height, preset, upsample, name, backend.info.device, result))
+                pipelines = {p: DepthPipeline(backend) for p in args.preprocessing}
+                results = measure(pipelines, width, height, upsample, args.repeats)
+                for prep, result in results.items():
+                    rows.append((width, height, preset, upsample, name, backend.info.device,
+                                 result, prep))
         for pairs in backends.values():
             for _, backend in pairs:
                 backend.close()
@@ -172,22 +232,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f'threads); load average {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
     report.line()
     report.line(f'Milliseconds per frame, {args.repeats} frames; stages: medians; coarse 6 '
-                f'width {args.coarse_fc_width}, random weights.')
+                f'width {args.coarse_fc_width}, random weights; preprocessing: crop = the '
+                'crop window only (now), whole = the whole-image resize (before).')
     report.line()
     table = []
-    for width, height, preset, upsample, name, device, r in rows:
+    for width, height, preset, upsample, name, device, r, prep in rows:
         ms = {k: 1e3 * v for k, v in r.items() if isinstance(v, float)}
         overhead_ms, overhead_p90 = median_p90_ms(r['overhead'])
         inference_ms, inference_p90 = median_p90_ms(r['inference'])
         table.append([
             f'{width}x{height}', preset, upsample, f'{r["depth_size"][0]}x{r["depth_size"][1]}',
-            f'{ms["deserialize"]:.2f}', f'{ms["to_rgb"]:.3f}', f'{ms["preprocess"]:.2f}',
+            prep, f'{ms["deserialize"]:.2f}', f'{ms["to_rgb"]:.3f}', f'{ms["preprocess"]:.2f}',
             f'{ms["postprocess"]:.2f}', f'{ms["points"]:.2f}', f'{ms["messages"]:.2f}',
             f'{ms["serialize"]:.2f}', f'**{overhead_ms:.2f}**', f'{overhead_p90:.2f}',
             f'{name} ({device})', f'**{inference_ms:.1f}**', f'{inference_p90:.1f}',
             f'{100.0 * overhead_ms / inference_ms:.1f}%'])
-    report.table(['input', 'preset', 'upsample', 'depth image', 'deserialize', 'to RGB',
-                  'preprocess', 'postprocess', 'cloud (xyz+rgb)', 'messages', 'serialize',
+    report.table(['input', 'preset', 'upsample', 'depth image', 'preprocessing', 'deserialize',
+                  'to RGB', 'preprocess', 'postprocess', 'cloud (xyz+rgb)', 'messages',
+                  'serialize',
                   '**node overhead**', 'p90', 'backend', '**inference**', 'p90',
                   'overhead / inference'], table)
     report.write()
@@ -195,13 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     categories = sorted({(w, h, p, u) for w, h, p, u, *_ in rows}, key=configs.index)
     series = []
     for name in args.backends:
-        for what in ('overhead', 'inference'):
+        for what, prep in [('overhead', p) for p in args.preprocessing] + [('inference', 'crop')]:
             found = {(w, h, p, u): median_p90_ms(r[what])
-                     for w, h, p, u, n, _, r in rows if n == name}
+                     for w, h, p, u, n, _, r, pr in rows if n == name and pr == prep}
             if found:
                 stats = [found.get(c, (float('nan'), float('nan'))) for c in categories]
-                series.append(Series(f'{"node overhead" if what == "overhead" else "inference"}'
-                                     f' ({name})', [m for m, _ in stats], [p for _, p in stats]))
+                label = (f'node overhead, {prep} preprocessing' if what == 'overhead'
+                         else 'inference')
+                series.append(Series(f'{label} ({name})', [m for m, _ in stats],
+                                     [p for _, p in stats]))
     bar_plot(report.png_path, [f'{w}x{h} {p}\nupsample {u}' for w, h, p, u in categories], series,
              'ms per frame (median, whisker: p90)',
              f'Node overhead beside inference (coarse 6 width {args.coarse_fc_width}, CPU)')

@@ -177,8 +177,22 @@ def test_node_overhead_script_writes_table_and_plot(tmp_path):
                '--coarse-fc-width', '32')
     markdown = assert_report(tmp_path, 'node_overhead', 'node overhead')
     rows = [line for line in markdown.splitlines() if line.startswith('| 640x480 |')]
-    assert len(rows) == 4  # two upsampling factors, two backends
-    assert sum('onnxruntime' in row for row in rows) == 2
+    assert len(rows) == 8  # two upsampling factors, two backends, two preprocessings
+    assert sum('onnxruntime' in row for row in rows) == 4
+    assert sum('| whole |' in row for row in rows) == 4
+
+
+@pytest.mark.slow
+def test_bad_input_memory_script_writes_table_and_plot(tmp_path):
+    run_script('bad_input_memory', tmp_path, timeout_s=300.0)
+    markdown = assert_report(tmp_path, 'bad_input_memory', 'peak RSS growth (MiB)')
+    rows = [line.split('|')[1:-1] for line in markdown.splitlines()
+            if line.startswith('| 1x') or line.startswith('| 2048x') or line.startswith('| 16000')]
+    assert len(rows) == 6
+    for name, _, outcome, growth_mib in rows:
+        # This checkout: thin images served, bombs refused, nothing near the old gigabytes.
+        assert ('served' in outcome) != ('PNG' in name), (name, outcome)
+        assert float(growth_mib) < 64.0, (name, growth_mib)
 
 
 @pytest.mark.ros

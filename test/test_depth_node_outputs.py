@@ -269,7 +269,9 @@ def test_compressed_input_with_intrinsics_from_parameters(system, reference):
                                depth_array(reference[1]['depth/image']), rtol=1e-6)
     np.testing.assert_allclose(out['depth/camera_info'].k, reference[1]['depth/camera_info'].k,
                                rtol=1e-12)
-    lines = compressed.log_lines_with('could not be decoded')
+    # Refused from its first bytes, before decoding (msgs.compressed).
+    lines = compressed.log_lines_with('says png but its data does not start with the PNG '
+                                      'signature')
     assert len(lines) == 1 and '[compressed]' in lines[0], compressed.log()
     status = client.wait_diagnostics(COMPRESSED)
     assert status['bad messages: compressed'] == '1'

@@ -19,16 +19,19 @@ From a camera image of any size to the network input, and from the network outpu
 the pixel maps of the whole chain (camera -> network input -> network output -> upsampled
 depth image). ``InputPlan.prepare`` applies it to a frame; ``log_depth_to_metric`` turns the
 network's log depth into metres. Everything that does not depend on the frame is computed in
-the plan.
+the plan, including which camera pixels feed each network-input pixel: the resize is computed
+for the crop window only (``core.crop_resize``), so no intermediate grows with the resized
+image, however extreme the camera's aspect ratio.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 
 import cv2
 from msdepth_ros.core.affine import PixelMap
+from msdepth_ros.core.crop_resize import crop_resampler, CropResampler
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.presets import OUTPUT_FIRST_CENTRE, OUTPUT_STRIDE, Preset
 import numpy as np
@@ -62,8 +65,9 @@ class InputPlan:
     upsample: int
     camera_to_input: PixelMap
     camera_to_output: PixelMap
-    _scale: np.ndarray
-    _bias: np.ndarray
+    _resampler: CropResampler
+    # Intrinsics derived for the last camera seen: (camera, input, output); one camera per node.
+    _derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def output_width(self) -> int:
@@ -77,14 +81,24 @@ class InputPlan:
 
     def input_intrinsics(self, camera: Intrinsics) -> Intrinsics:
         """Intrinsics of the network input."""
-        self._check_camera(camera)
-        return camera.transformed(self.camera_to_input, self.preset.input_width,
-                                  self.preset.input_height)
+        return self._intrinsics_of(camera)[0]
 
     def output_intrinsics(self, camera: Intrinsics) -> Intrinsics:
         """Intrinsics of the depth image that ``log_depth_to_metric`` returns."""
+        return self._intrinsics_of(camera)[1]
+
+    def _intrinsics_of(self, camera: Intrinsics) -> tuple[Intrinsics, Intrinsics]:
+        # Computed once per camera: every frame of a camera asks for the same two.
+        cached = self._derived.get('last')
+        if cached is not None and cached[0] == camera:
+            return cached[1], cached[2]
         self._check_camera(camera)
-        return camera.transformed(self.camera_to_output, self.output_width, self.output_height)
+        derived = (camera.transformed(self.camera_to_input, self.preset.input_width,
+                                      self.preset.input_height),
+                   camera.transformed(self.camera_to_output, self.output_width,
+                                      self.output_height))
+        self._derived['last'] = (camera,) + derived
+        return derived
 
     def metric_scale(self, camera: Intrinsics) -> float:
         """
@@ -117,20 +131,10 @@ class InputPlan:
         if image_rgb.shape != expected or image_rgb.dtype != np.uint8:
             raise ImageShapeError(f'expected a {expected} uint8 RGB image, got '
                                   f'{image_rgb.shape} {image_rgb.dtype}')
-        if (self.resized_width, self.resized_height) == (self.camera_width, self.camera_height):
-            resized = image_rgb
-        else:
-            shrink = self.resized_width < self.camera_width
-            resized = cv2.resize(image_rgb, (self.resized_width, self.resized_height),
-                                 interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        w, h = self.preset.input_size
-        crop = resized[self.crop_y0:self.crop_y0 + h, self.crop_x0:self.crop_x0 + w]
         if out is None:
+            w, h = self.preset.input_size
             out = np.empty((1, 3, h, w), dtype=np.float32)
-        # (x / 255 - mean) / std as one multiply-add per channel, written channel-first.
-        np.multiply(crop.transpose(2, 0, 1), self._scale, out=out[0], casting='unsafe')
-        out[0] += self._bias
-        return out
+        return self._resampler(image_rgb, out)
 
     def _check_camera(self, camera: Intrinsics) -> None:
         if camera.size != (self.camera_width, self.camera_height):
@@ -140,7 +144,7 @@ class InputPlan:
 
 
 def plan_input(camera_width: int, camera_height: int, preset: Preset,
-               upsample: int = 1) -> InputPlan:
+               upsample: int = 1, method: str | None = None) -> InputPlan:
     """
     Plan the preprocessing of ``camera_width`` x ``camera_height`` images for ``preset``.
 
@@ -149,6 +153,10 @@ def plan_input(camera_width: int, camera_height: int, preset: Preset,
     centred (NYU) or horizontally centred and bottom-aligned (KITTI). Rounding the resized size
     to whole pixels makes the two axes' scales differ slightly; the recorded maps use the exact
     per-axis scales that ``cv2.resize`` applies.
+
+    Only the crop is computed (``core.crop_resize.crop_resampler``; ``method`` forces one of its
+    methods): no intermediate is larger than the camera image or a few network inputs, whatever
+    the camera's aspect ratio.
     """
     if camera_width <= 0 or camera_height <= 0:
         raise ImageShapeError(f'image size must be positive, got {camera_width}x{camera_height}')
@@ -171,13 +179,16 @@ def plan_input(camera_width: int, camera_height: int, preset: Preset,
 
     std = np.asarray(preset.std_rgb, dtype=np.float32).reshape(3, 1, 1)
     mean = np.asarray(preset.mean_rgb, dtype=np.float32).reshape(3, 1, 1)
+    # (x / 255 - mean) / std as one multiply-add per channel.
+    resampler = crop_resampler(
+        (camera_width, camera_height), (resized_w, resized_h), (crop_x0, crop_y0), (in_w, in_h),
+        scale=(1.0 / (255.0 * std)).astype(np.float32), bias=(-mean / std).astype(np.float32),
+        method=method)
     return InputPlan(preset=preset, camera_width=int(camera_width),
                      camera_height=int(camera_height), resized_width=resized_w,
                      resized_height=resized_h, crop_x0=crop_x0, crop_y0=crop_y0,
                      upsample=upsample, camera_to_input=camera_to_input,
-                     camera_to_output=camera_to_output,
-                     _scale=(1.0 / (255.0 * std)).astype(np.float32),
-                     _bias=(-mean / std).astype(np.float32))
+                     camera_to_output=camera_to_output, _resampler=resampler)
 
 
 def log_depth_to_metric(log_depth: np.ndarray, metric_scale: float = 1.0,

@@ -20,8 +20,13 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-import tempfile
+import secrets
 from typing import Callable
+
+#: Mode of a new file before the process's umask, as ``open()`` (and ``torch.save``) use: with
+#: the usual umask 022 the file is readable by every user, so that a node running under another
+#: account (systemd, a container) can load what an export or an engine build wrote.
+NEW_FILE_MODE = 0o666
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Path:
@@ -29,7 +34,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes | memoryview) -> Pat
     Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
     The bytes go to a temporary file in the same folder, are flushed to disk, then renamed
-    over ``path``; on any error the temporary file is removed and the error re-raised.
+    over ``path``; on any error the temporary file is removed and the error re-raised. The file
+    gets the permissions any new file gets (``0o666`` less the umask).
     """
     return atomic_write(path, lambda f: f.write(data))
 
@@ -47,11 +53,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], object]) -> 
 
     Returns
     -------
-    ``path`` as a ``Path``.
+    ``path`` as a ``Path``, with mode ``0o666`` less the umask (``tempfile.mkstemp`` would make
+    it ``0o600`` whatever the umask).
 
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)
@@ -63,6 +70,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[object], object]) -> 
             os.unlink(tmp)
         raise
     return path
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """Create a new, uniquely named file beside ``path``; the kernel applies the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0)
+    for _ in range(100):
+        tmp = str(path.parent / f'.{path.name}.{secrets.token_hex(6)}.tmp')
+        try:
+            return os.open(tmp, flags, NEW_FILE_MODE), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f'could not create a temporary file beside {path}')
 
 
 def sha256_bytes(data: bytes | memoryview) -> str:

@@ -21,7 +21,8 @@ Conversions between ROS messages and the core's arrays and ``Intrinsics``: pure 
   which the bag tools share; they are re-exported here. A bad message raises
   ``ConversionError`` whose ``kind`` names what was wrong, so that the node can count bad input
   by kind.
-- ``sensor_msgs/CompressedImage`` (jpeg, png) -> RGB, decoded with OpenCV.
+- ``sensor_msgs/CompressedImage`` (jpeg, png) -> RGB, decoded with OpenCV after its format
+  and declared size are checked (``msdepth_ros.msgs.compressed``).
 - ``Intrinsics`` -> ``sensor_msgs/CameraInfo`` of the depth image.
 - ``sensor_msgs/PointCloud2`` from organized points (``core.camera.backproject``), laid out by
   ``msgs.images.organized_cloud``.
@@ -35,6 +36,8 @@ import array
 
 import cv2
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.msgs.compressed import (compressed_header, KIND_COMPRESSED_FORMAT,
+                                         MAX_COMPRESSED_PIXELS)
 from msdepth_ros.msgs.images import (camera_info_to_intrinsics, COLOUR_ENCODINGS,
                                      ConversionError, ENCODINGS, image_to_numpy, image_to_rgb,
                                      ImageEncoding, KIND_CAMERA_INFO, KIND_COMPRESSED,
@@ -49,8 +52,9 @@ from std_msgs.msg import Header
 __all__ = [
     'camera_info_to_intrinsics', 'COLOUR_ENCODINGS', 'compressed_to_rgb', 'ConversionError',
     'copy_header', 'ENCODINGS', 'image_to_numpy', 'image_to_rgb', 'ImageEncoding',
-    'intrinsics_to_camera_info', 'KIND_CAMERA_INFO', 'KIND_COMPRESSED', 'KIND_DATA_SIZE',
-    'KIND_ENCODING', 'KIND_ENDIANNESS', 'KIND_SIZE', 'KIND_STEP', 'MAX_IMAGE_SIDE_PX',
+    'intrinsics_to_camera_info', 'KIND_CAMERA_INFO', 'KIND_COMPRESSED',
+    'KIND_COMPRESSED_FORMAT', 'KIND_DATA_SIZE', 'KIND_ENCODING', 'KIND_ENDIANNESS', 'KIND_SIZE',
+    'KIND_STEP', 'MAX_COMPRESSED_PIXELS', 'MAX_IMAGE_SIDE_PX',
     'numpy_to_image', 'pack_rgb', 'POINT_STEP_XYZ', 'POINT_STEP_XYZRGB',
     'points_to_pointcloud2', 'stamp_seconds',
 ]
@@ -106,16 +110,21 @@ def numpy_to_image(pixels: np.ndarray, encoding: str, header: Header | None = No
     return msg
 
 
-def compressed_to_rgb(msg: CompressedImage, max_side_px: int = MAX_IMAGE_SIDE_PX) -> np.ndarray:
+def compressed_to_rgb(msg: CompressedImage, max_side_px: int = MAX_IMAGE_SIDE_PX,
+                      max_pixels: int = MAX_COMPRESSED_PIXELS) -> np.ndarray:
     """
-    Decode a ``sensor_msgs/CompressedImage`` (jpeg, png ...) to RGB.
+    Decode a ``sensor_msgs/CompressedImage`` (jpeg or png) to RGB.
+
+    The format and the size the data's header declares are checked first
+    (``msgs.compressed.compressed_header``): nothing is decoded that is not a JPEG or PNG named
+    as image_transport's ``compressed`` transport names it, or that would exceed the limits.
 
     Parameters
     ----------
     msg:
         Compressed colour or grey image, as image_transport's ``compressed`` plugin sends it.
-    max_side_px:
-        Largest decoded width or height accepted.
+    max_side_px, max_pixels:
+        Largest decoded width or height, and width x height, accepted.
 
     Returns
     -------
@@ -124,21 +133,22 @@ def compressed_to_rgb(msg: CompressedImage, max_side_px: int = MAX_IMAGE_SIDE_PX
     Raises
     ------
     ConversionError
-        Empty data, depth formats (``compressedDepth``), or data OpenCV cannot decode.
+        ``data_size``: empty data; ``encoding``: a depth format (``compressedDepth``);
+        ``compressed_format``: another format than jpeg or png; ``size``: a declared size
+        over the limits; ``compressed``: data that is not what the format says, or that
+        OpenCV cannot decode to the declared size.
 
     """
-    if 'compresseddepth' in msg.format.lower():
-        raise ConversionError(KIND_ENCODING, f'compressed format {msg.format!r} is a depth '
-                                             'image, not a colour image')
-    if len(msg.data) == 0:
-        raise ConversionError(KIND_DATA_SIZE, 'compressed image has no data')
+    header = compressed_header(msg.format, msg.data, max_side_px, max_pixels)
     bgr = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.ndim != 3 or bgr.size == 0:
-        raise ConversionError(KIND_COMPRESSED, f'compressed image ({len(msg.data)} bytes, '
-                                               f'format {msg.format!r}) could not be decoded')
-    if max(bgr.shape[:2]) > max_side_px:
-        raise ConversionError(KIND_SIZE, f'decoded image size {bgr.shape[1]}x{bgr.shape[0]} '
-                                         f'exceeds {max_side_px} pixels')
+        raise ConversionError(KIND_COMPRESSED, f'compressed {header.codec} image '
+                                               f'({len(msg.data)} bytes, format {msg.format!r}) '
+                                               'could not be decoded')
+    if bgr.shape[:2] != (header.height, header.width):
+        raise ConversionError(KIND_COMPRESSED, f'compressed {header.codec} image decoded to '
+                                               f'{bgr.shape[1]}x{bgr.shape[0]}, its header '
+                                               f'declares {header.width}x{header.height}')
     return bgr[..., ::-1]
 
 
