@@ -51,8 +51,9 @@ class OnnxModelInfo:
     What an exported ONNX file says about itself.
 
     ``model_config``: the ``ModelConfig.to_dict()`` it was exported from; ``precision``: of
-    its weights (``fp32``, ``fp16`` with float32 input and output, ``int8`` fully connected
-    layers); ``metadata``: all ``metadata_props``.
+    its weights (``fp32``, ``fp16`` with float32 input and output, ``int8``: the whole
+    network as static QDQ, or the fully connected layers only, both with float32 input and
+    output); ``metadata``: all ``metadata_props``.
     """
 
     preset: Preset

@@ -49,9 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help='also write an FP16 ONNX (float32 input and output), the '
                         'source of FP16 engines on TensorRT 11')
     parser.add_argument('--int8', action='store_true',
-                        help='also write an ONNX with INT8 fully connected layers (ONNX '
-                        'Runtime dynamic quantization, for CPUs) and report its accuracy '
-                        'change and speed-up')
+                        help='also write the whole network in INT8 for CPUs (static QDQ, '
+                        'per-channel weights, calibrated on synthetic streets and '
+                        '--calibration-images) and report its accuracy change and speed-up')
+    parser.add_argument('--calibration-scenes', type=int, default=16,
+                        help='--int8: synthetic streets for calibration')
+    parser.add_argument('--calibration-images', type=Path, default=None,
+                        help='--int8: folder of real camera images (searched recursively) '
+                        'added to the calibration')
     parser.add_argument('--scenes', type=int, default=3,
                         help='synthetic scenes for the parity checks (0 skips them)')
     parser.add_argument('--tolerance', type=float, default=1e-4,
@@ -85,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.scenes < 0 or args.timing_frames < 1 or args.threads < 0:
         parser.error('--scenes must be >= 0, --timing-frames >= 1, --threads >= 0')
+    if args.calibration_scenes < 0:
+        parser.error('--calibration-scenes must be >= 0')
+    if args.calibration_images is not None and not args.calibration_images.is_dir():
+        parser.error(f'--calibration-images: {args.calibration_images} is not a folder')
     if args.tolerance <= 0 or args.fp16_tolerance <= 0:
         parser.error('tolerances must be positive')
     output = args.output or args.checkpoint.with_suffix('.onnx')
@@ -103,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, output: Path) -> int:
     from msdepth_ros.inference.backend import load_backend
-    from msdepth_ros.inference.export import describe, export_checkpoint, quantize_fc_int8
+    from msdepth_ros.inference.export import describe, export_checkpoint
     from msdepth_ros.inference.parity import scenes_for
 
     if not args.checkpoint.is_file():
@@ -126,8 +135,11 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         print(describe(results[-1]))
     if args.int8:
         int8_path = output.with_name(f'{output.stem}.int8.onnx')
-        results.append(quantize_fc_int8(output, int8_path))
-        print(describe(results[-1]))
+        from msdepth_ros.inference.quantize import export_int8
+        result, calibration = export_int8(output, int8_path, args.calibration_scenes,
+                                          args.calibration_images)
+        results.append(result)
+        print(f'{describe(result)}; calibrated on {calibration.describe()}')
 
     ok = True
     reference = load_backend(args.checkpoint, 'torch', device='cpu')
