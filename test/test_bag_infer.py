@@ -245,6 +245,30 @@ def test_upsampling_depth_range_and_no_velodyne(setup, tmp_path, capsys):
     assert (out / 'out.db3').is_file()
 
 
+def test_static_int8_onnx_model(setup, tmp_path, capsys):
+    # msdepth-export --int8's file (calibrated on one street here) is loaded like any .onnx.
+    from msdepth_ros.inference.export import export_checkpoint
+    from msdepth_ros.inference.quantize import export_int8
+    _, drive, bag, model = setup
+    fp32 = export_checkpoint(model, tmp_path / 'kitti.onnx').path
+    int8, _ = export_int8(fp32, tmp_path / 'kitti.int8.onnx', scenes=1)
+    out = tmp_path / 'int8_depth'
+    assert bag_infer.main([str(bag), str(out), '--model', str(int8.path), '--backend',
+                           'onnxruntime', '-q']) == 0
+    assert '3 images' in capsys.readouterr().out
+    camera = KittiCalibration.from_raw_dir(drive.drive_dir.parent).intrinsics(2)
+    backend = load_backend(int8.path, 'onnxruntime')
+    assert backend.info.precision == 'int8'
+    predictor = DepthPredictor(backend, min_depth_m=backend.preset.min_depth_m,
+                               max_depth_m=backend.preset.max_depth_m)
+    depths = decoded(out, f'{NS}/depth/image')
+    assert len(depths) == 3
+    for (rgb, _), (_, depth_msg) in zip(_frames(drive), depths):
+        expected = predictor.predict(rgb, camera).depth_m
+        assert np.isfinite(expected).any()
+        np.testing.assert_allclose(depth_of(depth_msg), expected, rtol=1e-5, equal_nan=True)
+
+
 def test_real_kitti_frames(shared_data, setup, tmp_path, capsys):
     _, _, _, model = setup
     drive_dir = shared_data / 'kitti_raw_mini' / '2011_09_26' / '2011_09_26_drive_0000_sync'

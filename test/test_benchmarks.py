@@ -263,3 +263,15 @@ def test_gpu_check_memory_paths_on_the_cuda_python_double(monkeypatch, capsys):
 
     gpu_check.check_memory_paths(checks, image, (1, 1, 4, 6), short_copy)
     assert checks.failed == 1 and '1 of 24 values differ' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_int8_cpu_script_writes_ratio_and_accuracy_tables(tmp_path):
+    run_script('int8_cpu', tmp_path, '--frames', '1', '--warmup', '0', '--coarse-fc-width', '32',
+               '--calibration-scenes', '1', '--no-real-images', '--held-out', '1',
+               timeout_s=300.0)
+    markdown = assert_report(tmp_path, 'int8_cpu', 'speed-up vs ONNX Runtime FP32')
+    assert '| ONNX Runtime FP32 |' in markdown and '| **1.00x** |' in markdown
+    assert '| ONNX Runtime INT8 whole network (static QDQ) |' in markdown
+    assert 'calibrated on 1 synthetic streets + 0 real images' in markdown
+    assert '| delta1 |' in markdown and '| median | p90 | max | pixels |' in markdown
