@@ -15,15 +15,16 @@
 """
 End-to-end latency over DDS: a camera frame published to ``depth/image`` and ``points`` received.
 
-For each preset, a random-weight network (paper width; ``--coarse-fc-width``) is exported to
-ONNX and the depth node runs on it as its own process (its console script, ``backend`` ONNX
-Runtime), exactly as on a robot. This process feeds it with rclpy: camera info and an image of
-the preset's camera size (640x480 for ``nyu``, 1242x375 for ``kitti``), whose header stamp is
-the wall-clock time just before publishing, and subscribes to the outputs (depth image, its
-camera info, the cloud). Latency is a message's arrival time in this process minus its stamp:
-serialisation, DDS both ways, the node's executor and worker, and deserialisation here. The
-next frame goes out ``--pause-s`` after the previous frame's outputs arrived, so the node is
-idle when a frame arrives: no queueing, no drops.
+For each camera (``--cameras PRESET:WxH ...``; by default each preset at its data set's camera
+size, 640x480 for ``nyu`` and 1242x375 for ``kitti``), a random-weight network of the preset
+(paper width; ``--coarse-fc-width``) is exported to ONNX and the depth node runs on it as its
+own process (its console script, ``backend`` ONNX Runtime), exactly as on a robot. This process
+feeds it with rclpy: camera info and an image of the camera's size from a reliable publisher,
+whose header stamp is the wall-clock time just before publishing, and subscribes to the
+outputs (depth image, its camera info, the cloud). Latency is a message's arrival time in this
+process minus its stamp: serialisation, DDS both ways, the node's executor and worker, and
+deserialisation here. The next frame goes out ``--pause-s`` after the previous frame's outputs
+arrived, so the node is idle when a frame arrives: no queueing, no drops.
 
 Beside it, the node's own figures from ``/diagnostics`` (``ros/diagnostics.py``): inference
 and receive-to-publish latency. The status is published every 0.1 s, so that almost every
@@ -32,10 +33,13 @@ the end-to-end median minus the inference median.
 
 All processes get their own ``ROS_DOMAIN_ID`` (random unless ``--domain-id``),
 ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and the large-frame Fast DDS profile
-(``config/fastdds_large_frames.xml``, as ``msdepth-demo`` uses it) unless a profile is set.
+(``config/fastdds_large_frames.xml``, as ``msdepth-demo`` uses it) unless a profile is set;
+``--transport default`` runs Fast DDS on its default settings instead (no profile file).
 
     .venv/bin/python benchmarks/dds_latency.py                       # both presets, 30 frames
     .venv/bin/python benchmarks/dds_latency.py --presets nyu --frames 10 --coarse-fc-width 32
+    .venv/bin/python benchmarks/dds_latency.py --transport default \
+        --cameras kitti:640x480 kitti:1242x375 kitti:1920x1080
 
 Not a test: numbers vary with the machine and its load; record them with the command in
 docs/benchmarks.md.
@@ -75,17 +79,44 @@ class BenchmarkError(RuntimeError):
     """The node did not start or did not answer; the message says why."""
 
 
-def configure_environment(domain_id: int) -> None:
-    """
-    Give this process and the node an isolated DDS domain and the large-frame profile.
+#: Environment variables that name a Fast DDS profile file.
+PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
 
-    Must run before ``rclpy.init``: the domain and the profile are read when the
-    participant is created.
+
+def configure_environment(domain_id: int, transport: str = 'large-frames') -> None:
+    """
+    Give this process and the node an isolated DDS domain and the chosen transport.
+
+    ``transport``: ``large-frames`` (the demo's profile unless one is set already) or
+    ``default`` (no profile file: Fast DDS's default shared-memory and UDP settings). Must run
+    before ``rclpy.init``: the domain and the profile are read when the participant is created.
     """
     from msdepth_ros.tools.demo import pipeline_environment
     os.environ['ROS_DOMAIN_ID'] = str(domain_id)
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    os.environ.update(pipeline_environment())
+    if transport == 'default':
+        for name in PROFILE_VARIABLES:
+            os.environ.pop(name, None)
+    else:
+        os.environ.update(pipeline_environment())
+
+
+def parse_camera(text: str) -> tuple[str, tuple[int, int]]:
+    """Parse ``PRESET:WxH`` (or a bare preset, at its default camera size)."""
+    preset, _, size = text.partition(':')
+    if preset not in CAMERA_SIZES:
+        raise argparse.ArgumentTypeError(f'unknown preset {preset!r} in {text!r} (one of '
+                                         f'{sorted(CAMERA_SIZES)})')
+    if not size:
+        return preset, CAMERA_SIZES[preset]
+    try:
+        width, height = (int(v) for v in size.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'camera {text!r}: expected PRESET:WIDTHxHEIGHT') \
+            from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f'camera {text!r}: at least 16x16 pixels')
+    return preset, (width, height)
 
 
 def export_model(preset: str, fc_width: int, folder: Path) -> Path:
@@ -172,8 +203,12 @@ class Probe:
         self.arrivals: dict[str, dict[int, int]] = {topic: {} for topic in TIMED_TOPICS}
         self.statuses: list[dict[str, str]] = []
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', 1)
-        self.info_pub = self.node.create_publisher(CameraInfo, f'{namespace}/camera_info', 1)
+        # Camera-size frames from a reliable publisher: best-effort large samples are dropped
+        # on Fast DDS's default settings.
+        camera_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', camera_qos)
+        self.info_pub = self.node.create_publisher(CameraInfo, f'{namespace}/camera_info',
+                                                   camera_qos)
         self._subs = [
             self.node.create_subscription(msg_type, f'{namespace}/{topic}',
                                           self._keeper(topic), reliable)
@@ -290,14 +325,15 @@ def node_figures(statuses: Sequence[dict[str, str]], skip: int) -> tuple[list[fl
     return inference, latency, exact
 
 
-def measure(preset: str, model: Path, args: argparse.Namespace, folder: Path) -> Run:
-    """Start the node on ``model``, feed it, time the outputs, stop it."""
+def measure(preset: str, camera_size: tuple[int, int], model: Path, args: argparse.Namespace,
+            folder: Path) -> Run:
+    """Start the node on ``model``, feed it ``camera_size`` frames, time the outputs, stop."""
     from tqdm import tqdm
 
-    width, height = CAMERA_SIZES[preset]
+    width, height = camera_size
     run = Run(preset, (width, height))
-    node = NodeProcess(model, NAMESPACE, folder / f'depth_node_{preset}.log', args.upsample,
-                       args.points_rgb)
+    node = NodeProcess(model, NAMESPACE, folder / f'depth_node_{preset}_{width}x{height}.log',
+                       args.upsample, args.points_rgb)
     probe = Probe(NAMESPACE)
     try:
         end = time.monotonic() + args.startup_timeout_s
@@ -316,7 +352,8 @@ def measure(preset: str, model: Path, args: argparse.Namespace, folder: Path) ->
         stamps = []
         started = None
         total = args.warmup + args.frames
-        for i in tqdm(range(total), desc=preset, unit='frame', leave=False, disable=None):
+        for i in tqdm(range(total), desc=f'{preset} {width}x{height}', unit='frame',
+                      leave=False, disable=None):
             if i == args.warmup:
                 started = time.monotonic()
             now = time.time_ns()
@@ -360,7 +397,9 @@ def write_report(runs: Sequence[Run], args: argparse.Namespace) -> Report:
     report = Report(args.output_dir, 'dds_latency')
     report.line(f'# End-to-end latency over DDS: {platform.processor() or platform.machine()}, '
                 f'{os.cpu_count()} CPUs, ONNX Runtime {onnxruntime.__version__}, '
-                f'{os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp (default)")}; load '
+                f'{os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp (default)")}, '
+                f'transport {args.transport} (profile '
+                f'{os.environ.get(PROFILE_VARIABLES[0]) or "none"}); load '
                 f'average {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
     report.line()
     report.line(f'Milliseconds from publishing the image (its stamp) to receiving the output, '
@@ -413,7 +452,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--presets', nargs='+', default=['nyu', 'kitti'],
-                        choices=sorted(CAMERA_SIZES))
+                        choices=sorted(CAMERA_SIZES),
+                        help="presets, each at its data set's camera size (see --cameras)")
+    parser.add_argument('--cameras', nargs='+', type=parse_camera, default=None,
+                        metavar='PRESET:WxH',
+                        help='cameras to feed instead of --presets, e.g. kitti:1920x1080')
+    parser.add_argument('--transport', choices=['large-frames', 'default'],
+                        default='large-frames',
+                        help="Fast DDS: the demo's large-frame profile, or its default "
+                        'settings (no profile)')
     parser.add_argument('--frames', type=int, default=30, help='timed frames per preset')
     parser.add_argument('--warmup', type=int, default=3, help='untimed frames first')
     parser.add_argument('--coarse-fc-width', type=int, default=4096,
@@ -434,16 +481,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--frames and --warmup must be positive')
     domain_id = (args.domain_id if args.domain_id is not None
                  else random.SystemRandom().randint(1, 101))
-    configure_environment(domain_id)
+    configure_environment(domain_id, args.transport)
     print(f'ROS_DOMAIN_ID={domain_id}, Fast DDS profile '
           f'{os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE", "(none)")}', flush=True)
+    cameras = args.cameras or [(p, CAMERA_SIZES[p]) for p in args.presets]
     runs = []
     try:
         with tempfile.TemporaryDirectory(prefix='msdepth-dds-') as tmp:
-            for preset in args.presets:
-                model = export_model(preset, args.coarse_fc_width, Path(tmp))
-                runs.append(measure(preset, model, args, Path(tmp)))
-                model.unlink()
+            models = {}
+            for preset, size in cameras:
+                if preset not in models:
+                    models[preset] = export_model(preset, args.coarse_fc_width, Path(tmp))
+                runs.append(measure(preset, size, models[preset], args, Path(tmp)))
     except BenchmarkError as exc:
         print(f'dds_latency: {exc}', file=sys.stderr)
         return 1

@@ -275,3 +275,24 @@ def test_int8_cpu_script_writes_ratio_and_accuracy_tables(tmp_path):
     assert '| ONNX Runtime INT8 whole network (static QDQ) |' in markdown
     assert 'calibrated on 1 synthetic streets + 0 real images' in markdown
     assert '| delta1 |' in markdown and '| median | p90 | max | pixels |' in markdown
+
+
+def test_dds_latency_camera_option():
+    dds = load('dds_latency')
+    assert dds.parse_camera('kitti:1920x1080') == ('kitti', (1920, 1080))
+    assert dds.parse_camera('nyu') == ('nyu', (640, 480))
+    for bad in ('city:640x480', 'kitti:640', 'kitti:8x8'):
+        with pytest.raises(Exception, match='640|city|16x16'):
+            dds.parse_camera(bad)
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_dds_latency_default_transport_any_camera_size(tmp_path):
+    run_script('dds_latency', tmp_path, '--transport', 'default', '--cameras', 'kitti:400x120',
+               'kitti:300x200', '--frames', '2', '--warmup', '1', '--coarse-fc-width', '32',
+               timeout_s=240.0)
+    markdown = assert_report(tmp_path, 'dds_latency', 'node inference median')
+    assert 'transport default (profile none)' in markdown
+    assert '| kitti | 400x120 | 142x27 | 2/2 |' in markdown
+    assert '| kitti | 300x200 | 142x27 | 2/2 |' in markdown
