@@ -300,6 +300,8 @@ class Run:
     inference_s: list[float] = field(default_factory=list)
     receive_to_publish_s: list[float] = field(default_factory=list)
     single_frame_periods: int = 0
+    #: Why nothing was timed (no output for any warm-up frame), or ''.
+    failure: str = ''
 
 
 def node_figures(statuses: Sequence[dict[str, str]], skip: int) -> tuple[list[float],
@@ -366,13 +368,19 @@ def measure(preset: str, camera_size: tuple[int, int], model: Path, args: argpar
                 stamps.append(now)
             elif not answered and i == args.warmup - 1 and not any(
                     probe.arrivals['depth/image']):
-                raise BenchmarkError(f'no output for any of {args.warmup} warm-up frames:\n  '
-                                     f'{node.log_tail()}')
+                # Reported in the table (a transport that loses every frame is a result);
+                # the timed frames would only wait out their timeouts.
+                run.failure = (f'no output for any of {args.warmup} warm-up frames within '
+                               f'{args.timeout_s:g} s each')
+                print(f'dds_latency: {preset} {width}x{height}: {run.failure}; node log:\n  '
+                      f'{node.log_tail()}', file=sys.stderr)
+                break
             if not node.alive():
                 raise BenchmarkError(f'depth_node exited {node.proc.returncode}:\n  '
                                      f'{node.log_tail()}')
             time.sleep(args.pause_s)
-        run.rate_hz = args.frames / (time.monotonic() - started) if args.frames else 0.0
+        run.rate_hz = (args.frames / (time.monotonic() - started)
+                       if args.frames and started is not None and stamps else 0.0)
         time.sleep(3 * DIAGNOSTICS_PERIOD_S + 0.2)  # the status of the last period
         for topic in TIMED_TOPICS:
             got = probe.arrivals[topic]
@@ -412,6 +420,11 @@ def write_report(runs: Sequence[Run], args: argparse.Namespace) -> Report:
     report.line()
     rows = []
     for r in runs:
+        if r.failure:
+            rows.append([r.preset, f'{r.camera_size[0]}x{r.camera_size[1]}',
+                         f'{r.depth_size[0]}x{r.depth_size[1]}', f'0/{args.warmup} warm-up',
+                         *['-'] * 12, f'{args.transport}: {r.failure}'])
+            continue
         depth = median_p90_ms(r.latency_s['depth/image'])
         points = median_p90_ms(r.latency_s['points'])
         node = median_p90_ms(r.receive_to_publish_s)
@@ -423,12 +436,12 @@ def write_report(runs: Sequence[Run], args: argparse.Namespace) -> Report:
             f'{points[1]:.1f}', f'{node[0]:.1f}', f'{node[1]:.1f}', f'{inference[0]:.1f}',
             f'{inference[1]:.1f}', f'**{depth[0] - inference[0]:.1f}**',
             f'**{points[0] - inference[0]:.1f}**', f'{r.single_frame_periods}/'
-            f'{len(r.inference_s)}'])
+            f'{len(r.inference_s)}', args.transport])
     report.table(['preset', 'input', 'depth image', 'frames answered', 'rate Hz',
                   'depth/image median', 'p90', 'points median', 'p90',
                   'node receive-to-publish median', 'p90', 'node inference median', 'p90',
                   'DDS + node overhead, depth/image', 'DDS + node overhead, points',
-                  'frames alone in their status period'], rows)
+                  'frames alone in their status period', 'transport'], rows)
     report.line('DDS + node overhead: end-to-end median minus inference median.')
     report.write()
 
@@ -498,7 +511,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     report = write_report(runs, args)
     print(f'wrote {report.markdown_path} and {report.png_path}')
-    return 0
+    failed = [f'{r.camera_size[0]}x{r.camera_size[1]}' for r in runs if r.failure]
+    if failed:
+        print(f'dds_latency: no output at all for {", ".join(failed)} (see the table)',
+              file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == '__main__':
