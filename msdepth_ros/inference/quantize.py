@@ -29,10 +29,12 @@ Activations are unsigned (U8S8): ReLU outputs are non-negative, and U8S8 is the 
 integer kernels take directly. ``reduce_range`` stays off: it halves the weight range to avoid
 saturating ``vpmaddubsw`` on CPUs without VNNI, which costs accuracy everywhere.
 
-The last convolution (fine 4) is left in FP32 by default: its output is the log depth itself,
-and an 8-bit output would round every depth by up to half a quantization step of that range
-(about 1 % for depths between 1 and 80 m) for a layer that costs almost nothing (64 -> 1
-channels). ``DEFAULT_EXCLUDED`` names it; callers may exclude more.
+Two layers stay FP32 by default (``DEFAULT_EXCLUDED``; callers may exclude more): the last
+convolution (fine 4), whose output is the log depth itself (256 levels over even the log of
+1-80 m are steps of 1.7 % in depth) and which costs almost nothing (64 -> 1 channels); and the
+part of fine 3 that reads the coarse network's log depth (``split_concat_conv``), whose input
+stays float from fc 7 on (``FLOAT_OUTPUTS``). docs/benchmarks.md gives what each costs in
+accuracy when quantized.
 """
 
 from __future__ import annotations
