@@ -184,7 +184,7 @@ class Probe:
     frame stamped ``stamp_ns``; ``statuses`` the depth node's diagnostics key-values, in order.
     """
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, publisher_depth: int = 10) -> None:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
@@ -204,8 +204,9 @@ class Probe:
         self.statuses: list[dict[str, str]] = []
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         # Camera-size frames from a reliable publisher: best-effort large samples are dropped
-        # on Fast DDS's default settings.
-        camera_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        # on Fast DDS's default settings, and so are most from a reliable keep-last-1 writer
+        # (docs/benchmarks.md); ROS's default history depth is 10.
+        camera_qos = QoSProfile(depth=publisher_depth, reliability=ReliabilityPolicy.RELIABLE)
         self.image_pub = self.node.create_publisher(Image, f'{namespace}/image', camera_qos)
         self.info_pub = self.node.create_publisher(CameraInfo, f'{namespace}/camera_info',
                                                    camera_qos)
@@ -336,7 +337,7 @@ def measure(preset: str, camera_size: tuple[int, int], model: Path, args: argpar
     run = Run(preset, (width, height))
     node = NodeProcess(model, NAMESPACE, folder / f'depth_node_{preset}_{width}x{height}.log',
                        args.upsample, args.points_rgb)
-    probe = Probe(NAMESPACE)
+    probe = Probe(NAMESPACE, args.publisher_depth)
     try:
         end = time.monotonic() + args.startup_timeout_s
         while not probe.connected():
@@ -407,7 +408,8 @@ def write_report(runs: Sequence[Run], args: argparse.Namespace) -> Report:
                 f'{os.cpu_count()} CPUs, ONNX Runtime {onnxruntime.__version__}, '
                 f'{os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp (default)")}, '
                 f'transport {args.transport} (profile '
-                f'{os.environ.get(PROFILE_VARIABLES[0]) or "none"}); load '
+                f'{os.environ.get(PROFILE_VARIABLES[0]) or "none"}), camera publishers '
+                f'reliable keep-last {args.publisher_depth}; load '
                 f'average {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
     report.line()
     report.line(f'Milliseconds from publishing the image (its stamp) to receiving the output, '
@@ -470,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--cameras', nargs='+', type=parse_camera, default=None,
                         metavar='PRESET:WxH',
                         help='cameras to feed instead of --presets, e.g. kitti:1920x1080')
+    parser.add_argument('--publisher-depth', type=int, default=10,
+                        help="history depth of the camera's reliable publishers (keep last)")
     parser.add_argument('--transport', choices=['large-frames', 'default'],
                         default='large-frames',
                         help="Fast DDS: the demo's large-frame profile, or its default "
@@ -490,8 +494,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='ROS_DOMAIN_ID of the run (random in 1-101 when not given)')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
-    if args.frames < 1 or args.warmup < 1:
-        parser.error('--frames and --warmup must be positive')
+    if args.frames < 1 or args.warmup < 1 or args.publisher_depth < 1:
+        parser.error('--frames, --warmup and --publisher-depth must be positive')
     domain_id = (args.domain_id if args.domain_id is not None
                  else random.SystemRandom().randint(1, 101))
     configure_environment(domain_id, args.transport)

@@ -293,6 +293,6 @@ def test_dds_latency_default_transport_any_camera_size(tmp_path):
                'kitti:300x200', '--frames', '2', '--warmup', '1', '--coarse-fc-width', '32',
                timeout_s=240.0)
     markdown = assert_report(tmp_path, 'dds_latency', 'node inference median')
-    assert 'transport default (profile none)' in markdown
+    assert 'transport default (profile none), camera publishers reliable keep-last 10' in markdown
     assert '| kitti | 400x120 | 142x27 | 2/2 |' in markdown
     assert '| kitti | 300x200 | 142x27 | 2/2 |' in markdown
