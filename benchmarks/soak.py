@@ -16,12 +16,19 @@
 Soak: many frames through the running depth node, its memory (RSS) sampled along the way.
 
 The depth node runs as its own process (its defaults, ``input_reliability: auto``) on the demo
-model exported to ONNX, in its own DDS domain. This process is the camera: a reliable publisher
-of image and camera info (keep last 10) that sends one frame, waits for its depth image, and
-sends the next. Every ``--sample-every`` frames it reads the node's ``VmRSS`` from
-``/proc/PID/status``. Growth is measured from the RSS after ``--warmup`` frames (allocators,
-ONNX Runtime arenas and DDS buffers have settled) to the median of the last tenth of the
-samples; the run fails (exit 1) when it exceeds ``--max-growth-pct``.
+model exported to ONNX, in its own DDS domain, both processes with the large-frame Fast DDS
+profile (``config/fastdds_large_frames.xml``, as ``msdepth-demo`` and ``dds_latency.py``;
+``--no-profile``: Fast DDS defaults). Without it a 1242x375 frame (1.4 MB) does not fit the
+default 512 KiB shared-memory segment and goes over UDP in fragments; on a loaded machine
+fragments are dropped and the reliable repair comes with the next heartbeat (3 s), so the run
+crawls (seen: depth images in bursts 3 s apart, about 1 frame/s, at a load average of 8).
+
+This process is the camera: a reliable publisher of image and camera info (keep last 10) that sends
+one frame, waits for its depth image, and sends the next. Every ``--sample-every`` frames it reads
+the node's ``VmRSS`` from ``/proc/PID/status``. Growth is measured from the RSS after ``--warmup``
+frames (allocators, ONNX Runtime arenas and DDS buffers have settled) to the median of the last
+tenth of the samples; the run fails (exit 1) when it exceeds ``--max-growth-pct``. Ctrl-C ends the
+run early and still writes the report of the frames sent so far.
 
     .venv/bin/python benchmarks/soak.py                            # 10,000 frames, ~10 min
     .venv/bin/python benchmarks/soak.py --frames 300 --warmup 50
@@ -183,6 +190,9 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     width, height = (int(v) for v in args.size.split('x'))
     model = export_demo_model(folder)
     domain = args.domain_id or random.SystemRandom().randint(1, 101)
+    if not args.no_profile:  # before rclpy.init: the profile is read with the participant
+        from msdepth_ros.tools.demo import pipeline_environment
+        os.environ.update(pipeline_environment())
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
                RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1',
                ROS_LOG_DIR=str(folder / 'ros'))
@@ -193,7 +203,8 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
          f'__ns:={NAMESPACE}', '-p', f'model:={model}', '-p', 'backend:=onnxruntime'],
         stdout=log, stderr=subprocess.STDOUT, env=env)
     camera = Camera(domain, width, height)
-    result: dict[str, Any] = {'frames': [], 'rss': [], 'round_trip_s': [], 'lost': 0}
+    result: dict[str, Any] = {'frames': [], 'rss': [], 'round_trip_s': [], 'lost': 0,
+                              'sent': 0, 'interrupted': False}
     try:
         result['ready'] = wait_ready(log_path, node, 300.0)
         camera.wait_matched(120.0)
@@ -206,20 +217,11 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         else:
             raise RuntimeError('no depth image came back from the node')
         start = time.monotonic()
-        for index in range(args.frames):
-            if index % args.sample_every == 0:
-                result['frames'].append(index)
-                result['rss'].append(rss_mib(node.pid))
-            sent = time.monotonic()
-            camera.send(index)
-            if camera.wait_depth(index, args.frame_timeout_s):
-                result['round_trip_s'].append(time.monotonic() - sent)
-            else:
-                result['lost'] += 1
-            if args.progress_every and (index + 1) % args.progress_every == 0:
-                print(f'{index + 1} frames, RSS {rss_mib(node.pid):.1f} MiB, '
-                      f'{time.monotonic() - start:.0f} s', flush=True)
-        result['frames'].append(args.frames)
+        try:
+            run_frames(args, camera, node, result, start)
+        except KeyboardInterrupt:
+            result['interrupted'] = True
+        result['frames'].append(result['sent'])
         result['rss'].append(rss_mib(node.pid))
         result['elapsed_s'] = time.monotonic() - start
     finally:
@@ -235,26 +237,52 @@ def soak(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     return result
 
 
+def run_frames(args: argparse.Namespace, camera: Camera, node: subprocess.Popen,
+               result: dict[str, Any], start: float) -> None:
+    """Send the frames one at a time, sampling the node's RSS; update ``result``."""
+    for index in range(args.frames):
+        if index % args.sample_every == 0:
+            result['frames'].append(index)
+            result['rss'].append(rss_mib(node.pid))
+        sent = time.monotonic()
+        camera.send(index)
+        result['sent'] = index + 1
+        if camera.wait_depth(index, args.frame_timeout_s):
+            result['round_trip_s'].append(time.monotonic() - sent)
+        else:
+            result['lost'] += 1
+        if args.progress_every and (index + 1) % args.progress_every == 0:
+            print(f'{index + 1} frames, RSS {rss_mib(node.pid):.1f} MiB, '
+                  f'{time.monotonic() - start:.0f} s', flush=True)
+
+
 def write_report(result: dict[str, Any], args: argparse.Namespace) -> tuple[Report, float]:
     """Write the table and the RSS plot; return the report and the growth (%)."""
     base, end, growth = growth_pct(result['frames'], result['rss'], args.warmup)
     median_ms, p90_ms = median_p90_ms(result['round_trip_s'])
-    done = args.frames - result['lost']
+    sent = result['sent']
+    done = sent - result['lost']
     report = Report(args.output_dir, 'soak')
-    report.line(f'{args.frames} frames of {args.size} through depth_node (demo model, ONNX '
-                'Runtime, its default parameters) over DDS: a reliable publisher sends a frame '
+    transport = ('Fast DDS defaults' if args.no_profile
+                 else 'the large-frame Fast DDS profile')
+    stopped = (f' Interrupted after {sent} of {args.frames} frames.' if result['interrupted']
+               else '')
+    report.line(f'{sent} frames of {args.size} through depth_node (demo model, ONNX '
+                f'Runtime, its default parameters) over DDS ({transport}): a reliable '
+                'publisher sends a frame '
                 'and waits for its depth image. RSS of the node process from /proc/PID/status '
                 f'every {args.sample_every} frames; growth from the RSS after {args.warmup} '
                 'warm-up frames to the median of the last tenth of the samples '
-                f'({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs).')
+                f'({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs).'
+                + stopped)
     report.line()
     verdict = 'pass' if growth < args.max_growth_pct else 'FAIL'
     report.table(
         ['frames', 'depth images back', 'time (s)', 'frames/s', 'round trip median / p90 (ms)',
          f'RSS at frame {args.warmup} (MiB)', 'RSS at the end (MiB)', 'RSS max (MiB)',
          'growth', f'< {args.max_growth_pct:g} %'],
-        [[args.frames, done, f'{result["elapsed_s"]:.0f}',
-          f'{args.frames / result["elapsed_s"]:.1f}', f'{median_ms:.1f} / {p90_ms:.1f}',
+        [[sent, done, f'{result["elapsed_s"]:.0f}',
+          f'{sent / result["elapsed_s"]:.1f}', f'{median_ms:.1f} / {p90_ms:.1f}',
           f'{base:.1f}', f'{end:.1f}', f'{max(result["rss"]):.1f}', f'{growth:+.2f} %',
           verdict]])
     report.line()
@@ -262,7 +290,7 @@ def write_report(result: dict[str, Any], args: argparse.Namespace) -> tuple[Repo
     report.write()
     line_plot(report.png_path, result['frames'],
               [Series('depth_node RSS (MiB)', np.asarray(result['rss'], dtype=np.float64))],
-              'frames sent', 'RSS (MiB)', f'depth_node memory over {args.frames} frames',
+              'frames sent', 'RSS (MiB)', f'depth_node memory over {sent} frames',
               log_x=False, log_y=False)
     return report, growth
 
@@ -280,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='seconds to wait for a depth image before counting it lost')
     parser.add_argument('--progress-every', type=int, default=1000)
     parser.add_argument('--domain-id', type=int, default=0, help='0: a random one')
+    parser.add_argument('--no-profile', action='store_true',
+                        help='Fast DDS defaults instead of config/fastdds_large_frames.xml')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
     if not 0 <= args.warmup < args.frames or args.sample_every < 1:
@@ -288,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = soak(args, Path(tmp))
     report, growth = write_report(result, args)
     print(f'wrote {report.markdown_path} and {report.png_path}')
+    if result['interrupted']:
+        return 130
     if result['lost']:
         print(f'{result["lost"]} frames got no depth image', file=sys.stderr)
         return 1
