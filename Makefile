@@ -20,7 +20,7 @@ RUN := AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) $(BIN)/python
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup test demo lint clean
+.PHONY: setup test test-stress demo lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ $(STAMP): $(BIN)/python $(REQUIREMENTS) $(INTERFACES)
 
 test: $(STAMP)
 	$(RUN) -m pytest $(PYTEST_ARGS)
+
+# The DDS tests (marker dds) five times in a row beside two busy processes; stops at the first
+# red run (scripts/stress_test.sh; STRESS_RUNS and STRESS_BUSY change the counts).
+test-stress: $(STAMP)
+	AMENT_PREFIX_PATH=$(CURDIR)/$(VENV) PYTHON=$(BIN)/python scripts/stress_test.sh $(PYTEST_ARGS)
 
 # The main job on an embedded default: a synthetic drive -> rosbag2 -> replayed over DDS into
 # depth_node (the demo model on ONNX Runtime) -> recorded -> demo_output/ (tools/demo.py).

@@ -94,6 +94,23 @@ class NodeProcess:
                 return int(line.split()[1]) / 1024.0
         raise RuntimeError('no VmRSS in /proc status')
 
+    def wait_ready(self, timeout_s: float = 120.0) -> str:
+        """
+        Wait for the node's ``ready:`` log line (backend loaded, topics set up); return it.
+
+        Fails at once, with the log, when the process exits first.
+        """
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            lines = self.log_lines_with(']: ready: ')
+            if lines:
+                return lines[0]
+            if not self.alive():
+                raise AssertionError(f'depth_node exited ({self.proc.returncode}) before it was '
+                                     f'ready:\n{self.log()}')
+            time.sleep(0.05)
+        raise AssertionError(f'depth_node not ready after {timeout_s} s:\n{self.log()}')
+
     def alive(self) -> bool:
         """Return True while the process runs."""
         return self.proc.poll() is None
@@ -211,7 +228,7 @@ class Client:
 
     def wait_outputs(self, namespace: str, stamp: tuple[int, int],
                      topics: Iterable[str] = tuple(OUTPUTS),
-                     timeout_s: float = 30.0) -> dict[str, Any]:
+                     timeout_s: float = 60.0) -> dict[str, Any]:
         """Wait until every topic in ``topics`` has the output of the frame ``stamp``."""
         topics = tuple(topics)
         return self.wait_for(
@@ -244,7 +261,7 @@ class Client:
         return None
 
     def wait_diagnostics(self, namespace: str, after_s: float | None = None,
-                         timeout_s: float = 10.0) -> dict[str, str]:
+                         timeout_s: float = 30.0) -> dict[str, str]:
         """Wait for a status of ``namespace`` stamped after ``after_s`` (default: now)."""
         after_s = time.time() if after_s is None else after_s
         return self.wait_for(lambda: self.diagnostics(namespace, after_s), timeout_s,
@@ -252,20 +269,21 @@ class Client:
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def advertise(self, topics: dict[str, type], timeout_s: float = 30.0) -> None:
+    def advertise(self, topics: dict[str, type], timeout_s: float = 60.0) -> None:
         """
-        Create publishers and wait until the node's subscriptions match them.
+        Create reliable publishers and wait until the node's subscriptions match them.
 
-        A message published before the node's (best-effort) subscription has matched the
-        publisher is lost. The publisher's side of discovery can finish first, so a short
-        wait follows the match.
+        The node subscribes once it sees a publisher, with its reliability (``input_reliability``
+        auto): a reliable reader. Once this (reliable, depth 10) publisher has matched it, every
+        message published is delivered, repaired if the node's side of the match completes a
+        moment later; no delivery here relies on best effort.
         """
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         for topic, msg_type in topics.items():
-            publisher = self.node.create_publisher(msg_type, topic, 10)
+            publisher = self.node.create_publisher(msg_type, topic, qos)
             self.wait_for(lambda: publisher.get_subscription_count() >= 1, timeout_s,
                           f'a subscription matching the publisher of {topic}')
             self._publishers[topic] = publisher
-        time.sleep(0.5)
 
     def publisher(self, topic: str, msg_type: type) -> Any:
         """Return the publisher of ``topic`` (``advertise`` it first when the node listens)."""

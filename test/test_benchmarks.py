@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from pathlib import Path
 import subprocess
 import sys
@@ -286,6 +287,19 @@ def test_dds_latency_camera_option():
             dds.parse_camera(bad)
 
 
+def test_soak_growth_is_from_the_warm_up_to_the_median_of_the_last_tenth():
+    soak = load('soak')
+    frames = list(range(0, 120, 10))
+    rss = [50.0, 100.0] + [100.0] * 8 + [104.0, 106.0]
+    base, end, growth = soak.growth_pct(frames, rss, warmup=10)
+    assert (base, end) == (100.0, 106.0)  # 11 samples after the warm-up: the last one
+    assert growth == pytest.approx(6.0)
+    assert soak.growth_pct(frames, [100.0] * 12, warmup=0)[2] == 0.0
+    with pytest.raises(ValueError, match='no RSS sample'):
+        soak.growth_pct(frames, rss, warmup=500)
+    assert soak.rss_mib(os.getpid()) > 1.0  # this process, from /proc
+
+
 @pytest.mark.ros
 @pytest.mark.slow
 def test_dds_latency_default_transport_any_camera_size(tmp_path):
@@ -296,3 +310,13 @@ def test_dds_latency_default_transport_any_camera_size(tmp_path):
     assert 'transport default (profile none), camera publishers reliable keep-last 10' in markdown
     assert '| kitti | 400x120 | 142x27 | 2/2 |' in markdown
     assert '| kitti | 300x200 | 142x27 | 2/2 |' in markdown
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_soak_script_writes_table_and_rss_plot(tmp_path):
+    run_script('soak', tmp_path, '--frames', '20', '--warmup', '5', '--sample-every', '5',
+               '--size', '320x96', '--max-growth-pct', '1000', '--progress-every', '10',
+               timeout_s=300.0)
+    markdown = assert_report(tmp_path, 'soak', 'RSS at the end (MiB)')
+    assert '| 20 | 20 |' in markdown  # every frame's depth came back

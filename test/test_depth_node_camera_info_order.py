@@ -22,7 +22,6 @@ processes it when the camera info of that stamp arrives (and does not count it a
 image whose camera info never comes (another stamp arrives) stays skipped and is counted.
 """
 
-import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from msdepth_ros.core.synthetic import road_scene
@@ -30,7 +29,7 @@ import pytest
 from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, NodeProcess, OUTPUTS
 from sensor_msgs.msg import CameraInfo, Image
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.dds]
 
 W, H = 320, 96
 
@@ -50,7 +49,7 @@ def _run(tmp_path, namespace, info_stamps):
         client.advertise({f'{namespace}/image': Image, f'{namespace}/camera_info': CameraInfo})
         stamp = client.next_stamp()
         client.publish(f'{namespace}/image', image_msg(scene.image, stamp))
-        client.wait_for(lambda: node.log_lines_with('no camera info received'), 30.0,
+        client.wait_for(lambda: node.log_lines_with('no camera info received'), 60.0,
                         'the node to take the image without camera info')
         waiting = client.wait_diagnostics(namespace)
         assert 'waiting for camera info' in waiting['message'], waiting
@@ -80,8 +79,11 @@ def test_image_before_its_camera_info_is_processed_when_the_info_arrives(tmp_pat
 def test_image_whose_camera_info_never_comes_stays_skipped(tmp_path):
     stamp, client, node = _run(tmp_path, '/order_other', lambda s: [(s[0] + 1, s[1])])
     try:
-        # the node now has intrinsics: a new frame goes through, the old one never did
-        time.sleep(1.0)
+        # Once the node took that camera info (the waiting image is counted as skipped), it has
+        # intrinsics: a new frame goes through, the old one never did.
+        client.wait_for(lambda: (lambda st: st if st.get('bad messages: no_camera_info') == '1'
+                                 else None)(client.wait_diagnostics('/order_other')),
+                        60.0, 'the waiting image to be counted as skipped')
         new = client.next_stamp()
         client.publish('/order_other/image', image_msg(road_scene(2, W, H).image, new))
         client.wait_outputs('/order_other', new, timeout_s=30.0)

@@ -25,7 +25,6 @@ pixels.
 from __future__ import annotations
 
 import sys
-import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from msdepth_ros.core.colormap import colorize_depth
@@ -38,7 +37,7 @@ from ros_harness import (camera_info_msg, Client, cloud_array, compressed_msg, d
                          image_msg, k_of, make_checkpoint, NodeProcess, OUTPUTS)
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.dds, pytest.mark.slow]
 
 WIDTH, HEIGHT = 320, 96
 RAW, COMPRESSED = '/cam', '/camz'
@@ -76,13 +75,12 @@ def system(tmp_path_factory):
 
 
 def send_frame(client, scene_image, encoding='rgb8', pad_bytes=0, info=None, ns=RAW,
-               is_bigendian=0, timeout_s=30.0):
+               is_bigendian=0, timeout_s=60.0):
     """Publish camera info and one image; return the frame's outputs by topic."""
     stamp = client.next_stamp()
     if info is not None:
         info.header.stamp.sec, info.header.stamp.nanosec = stamp
         client.publish(f'{ns}/camera_info', info)
-        time.sleep(0.2)
     msg = image_msg(scene_image, stamp, encoding, FRAME_ID, pad_bytes)
     msg.is_bigendian = is_bigendian
     client.publish(f'{ns}/image', msg)
@@ -227,14 +225,13 @@ def test_colorized_is_silent_until_subscribed(system):
     try:
         client.wait_for(lambda: client.node.count_publishers(topic) >= 1, 10.0,
                         'the colorized publisher')
-        for _ in range(5):  # the node may see the new subscriber a moment after we see it
+        for _ in range(10):  # the node may see the new subscriber a moment after we see it
             stamp, out = send_frame(client, state['scene'].image, info=state['info'])
-            colorized = client.outputs(RAW, stamp, ['depth/colorized'])
-            if not colorized:
-                time.sleep(0.5)
-                colorized = client.outputs(RAW, stamp, ['depth/colorized'])
-            if colorized:
+            try:
+                colorized = client.wait_outputs(RAW, stamp, ['depth/colorized'], timeout_s=5.0)
                 break
+            except AssertionError:
+                colorized = None
         assert colorized, 'no colorized preview after subscribing'
     finally:
         client.unwatch(topic)
@@ -258,7 +255,9 @@ def test_compressed_input_with_intrinsics_from_parameters(system, reference):
     bad_stamp = client.next_stamp()
     client.publish(f'{COMPRESSED}/image/compressed',
                    compressed_msg(state['scene'].image, bad_stamp, FRAME_ID, data=b'not a png'))
-    time.sleep(0.3)
+    # The input queue holds one message: the next frame goes out once this one was taken.
+    client.wait_for(lambda: compressed.log_lines_with('could not be decoded'), 60.0,
+                    'the undecodable frame to be logged')
     stamp = client.next_stamp()
     client.publish(f'{COMPRESSED}/image/compressed',
                    compressed_msg(state['scene'].image, stamp, FRAME_ID))

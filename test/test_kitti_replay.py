@@ -22,6 +22,7 @@ of the bag, and this test's client, which counts the depth images and subscribes
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import threading
 
@@ -35,7 +36,7 @@ from rosbags.typesys import get_typestore, Stores
 from sensor_msgs.msg import Image
 from tf2_msgs.msg import TFMessage  # generated into the test environment by make test
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.dds]
 
 NS = '/kitti/camera_color_left'
 FRAMES = 4
@@ -67,17 +68,17 @@ def test_converted_drive_replays_into_the_depth_node(tmp_path):
     replay = None
     try:
         client.watch(f'{NS}/depth/image', Image)
-        client.wait_for(lambda: client.node.count_publishers(f'{NS}/depth/image') >= 1, 60.0,
-                        'the depth node to come up')
-        # 10 Hz at rate 0.2: a frame every 0.5 s, which the CPU backend keeps up with. The
-        # delay: --wait-for-subscribers sees the replay's side of each match, the node's
-        # best-effort readers can match a moment later, and a sample sent before is lost.
+        node.wait_ready(120.0)
+        # 10 Hz at rate 0.2: a frame every 0.5 s. The node subscribes once it sees the
+        # replay's (reliable) publishers, reliably; the replay sends nothing before both of
+        # the node's readers matched, and lingers (for the late /tf_static reader below)
+        # until the test stops it.
         replay = subprocess.Popen(
-            [console_script('msdepth-replay'), str(bag), '--rate', '0.2', '--delay', '3.0',
-             '--linger', '2', '-q', '--wait-for-subscribers', f'{NS}/image_raw:1',
+            [console_script('msdepth-replay'), str(bag), '--rate', '0.2', '--delay', '0',
+             '--linger', '300', '-q', '--wait-for-subscribers', f'{NS}/image_raw:1',
              f'{NS}/camera_info:1'],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        client.wait_for(lambda: client.messages(f'{NS}/depth/image'), 60.0, 'a depth image')
+        client.wait_for(lambda: client.messages(f'{NS}/depth/image'), 120.0, 'a depth image')
         # Subscribed after /tf_static was published: only its transient-local QoS delivers it.
         latched, lock = [], threading.Lock()
 
@@ -88,10 +89,11 @@ def test_converted_drive_replays_into_the_depth_node(tmp_path):
             TFMessage, '/tf_static', keep,
             QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                        durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        client.wait_for(lambda: latched, 20.0, 'the latched /tf_static')
+        client.wait_for(lambda: latched, 60.0, 'the latched /tf_static')
         depths = client.wait_for(
             lambda: (lambda m: m if len(m) >= FRAMES else None)(
-                client.messages(f'{NS}/depth/image')), 60.0, f'{FRAMES} depth images')
+                client.messages(f'{NS}/depth/image')), 120.0, f'{FRAMES} depth images')
+        replay.send_signal(signal.SIGINT)
         output, _ = replay.communicate(timeout=60)
         assert replay.returncode == 0, output
     finally:

@@ -24,7 +24,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.interfaces import QosDurability
 from test_replay import _write_bag
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.dds]
 
 
 def _messages(bag):
@@ -55,14 +55,16 @@ def test_record_what_replay_publishes(tmp_path):
         [console_script('msdepth-record'), str(out), '--topics', '/tf_static', 'cam/image_raw'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_line(recorder, 'waiting for', 30)
-        # The replay's delay leaves time for the recorder to find both publishers before the
-        # first image; /tf_static is latched and would be delivered even to a late reader.
+        _wait_line(recorder, 'waiting for', 60)
+        # The replay sends nothing before the recorder has subscribed to both topics, and exits
+        # only once the recorder has acknowledged every message; the recorder writes what it
+        # has received before it closes the bag on Ctrl-C.
         subprocess.run([console_script('msdepth-replay'), str(source), '--rate', '0.5',
-                        '--delay', '3', '--linger', '2', '-q'], check=True, timeout=60)
+                        '--delay', '0', '--wait-for-subscribers', '/tf_static', '/cam/image_raw',
+                        '--linger', '0', '-q'], check=True, timeout=120)
         assert not (tmp_path / 'recorded').exists(), 'the bag appears only when recording stops'
         recorder.send_signal(signal.SIGINT)
-        output, _ = recorder.communicate(timeout=30)
+        output, _ = recorder.communicate(timeout=60)
     finally:
         if recorder.poll() is None:
             recorder.kill()

@@ -17,10 +17,13 @@
 
 The bag is written with the ``rosbags`` package exactly as rosbag2 stores messages (CDR with
 the offered QoS profiles in its metadata); the replay runs as its own process and the test
-subscribes from this process with rclpy.
+subscribes from this process with rclpy. Every replay here waits for the test's readers
+(``--wait-for-subscribers``) instead of a fixed delay, and is stopped by the test once it has
+seen what it waits for, so a slow, loaded machine only makes the tests slower.
 """
 
 from pathlib import Path
+import signal
 import subprocess
 import threading
 import time
@@ -36,14 +39,14 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_typestore, Stores
 from tf2_msgs.msg import TFMessage  # generated into the test environment by make test
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.dds]
 
 T0_NS = 1_317_046_000_000_000_000  # 2011-09-26, as KITTI stamps
 
 
-def _qos(durability, reliability):
+def _qos(durability, reliability, depth=1):
     zero = QosTime(0, 0)
-    return Qos(history=QosHistory.KEEP_LAST, depth=1, reliability=reliability,
+    return Qos(history=QosHistory.KEEP_LAST, depth=depth, reliability=reliability,
                durability=durability, deadline=zero, lifespan=zero,
                liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=zero,
                avoid_ros_namespace_conventions=False)
@@ -70,7 +73,7 @@ def _write_bag(path: Path, frames: int = 6, period_ns: int = 100_000_000,
             offered_qos_profiles=[_qos(QosDurability.TRANSIENT_LOCAL, QosReliability.RELIABLE)])
         img_conn = writer.add_connection(
             '/cam/image_raw', Image.__msgtype__, typestore=ts,
-            offered_qos_profiles=[_qos(QosDurability.VOLATILE, QosReliability.RELIABLE)])
+            offered_qos_profiles=[_qos(QosDurability.VOLATILE, QosReliability.RELIABLE, 10)])
         tf = TFMessage(transforms=[TransformStamped(
             header=Header(stamp=stamp(T0_NS), frame_id='base_link'), child_frame_id='velo_link',
             transform=Transform(translation=Vector3(x=0.81, y=-0.32, z=0.8),
@@ -109,15 +112,28 @@ class _Listener:
             msg_type, topic, lambda m: self.received[topic].append((time.monotonic(), m)), qos)
 
     def wait_for(self, topic, count, timeout_s):
+        """Wait until ``count`` messages of ``topic`` arrived; return them (fewer on timeout)."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end and len(self.received.get(topic, [])) < count:
             time.sleep(0.02)
-        return self.received.get(topic, [])
+        return list(self.received.get(topic, []))
 
     def close(self):
         self._executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
+
+
+def _stop(proc, timeout_s=60):
+    """Ctrl-C a replay that lingers for late subscribers; return its output."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
 
 
 @pytest.fixture
@@ -134,21 +150,23 @@ def test_replay_in_order_with_latched_tf_static(tmp_path, listener, plugin):
     _write_bag(bag, plugin=plugin)
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     listener.subscribe(Image, '/cam/image_raw', reliable)
-    # /tf_static was recorded first; the replay's delay plus this late subscription means the
-    # transform was published before this subscriber existed: only a latched topic delivers it.
+    # /tf_static is recorded first and goes out before the first image: subscribed only after
+    # an image has arrived, it reaches this late subscriber only because it is latched. The
+    # replay lingers until the test stops it, however long the late match takes.
     proc = subprocess.Popen([console_script('msdepth-replay'), str(bag), '--rate', '0.5',
-                             '--delay', '1.5', '--linger', '3', '-q'],
+                             '--delay', '0', '--wait-for-subscribers', '/cam/image_raw',
+                             '--linger', '120', '-q'],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        images = listener.wait_for('/cam/image_raw', 1, 20.0)
+        images = listener.wait_for('/cam/image_raw', 1, 60.0)
         assert images, 'no image arrived'
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         listener.subscribe(TFMessage, '/tf_static', latched)
-        tf = listener.wait_for('/tf_static', 1, 10.0)
-        images = listener.wait_for('/cam/image_raw', 6, 20.0)
+        tf = listener.wait_for('/tf_static', 1, 60.0)
+        images = listener.wait_for('/cam/image_raw', 6, 60.0)
     finally:
-        out, _ = proc.communicate(timeout=30)
+        out = _stop(proc)
     assert proc.returncode == 0, out
     assert len(tf) == 1
     t = tf[0][1].transforms[0]
@@ -166,12 +184,16 @@ def test_clock_follows_bag_time(tmp_path, listener):
     from rosgraph_msgs.msg import Clock
     bag = tmp_path / 'bag'
     _write_bag(bag, frames=5)
-    listener.subscribe(Clock, '/clock', QoSProfile(depth=100))
+    # Reliable, as the replay publishes /clock: the last messages are acknowledged before it
+    # exits, so this reader has them however late its side of the match completes.
+    listener.subscribe(Clock, '/clock',
+                       QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
     proc = subprocess.run([console_script('msdepth-replay'), str(bag), '--clock', '50',
-                           '--topics', '/cam/image_raw', '--delay', '1.0', '-q'],
-                          capture_output=True, text=True, timeout=60)
+                           '--topics', '/cam/image_raw', '--delay', '0',
+                           '--wait-for-subscribers', '/clock', '--linger', '0', '-q'],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    received = listener.wait_for('/clock', 3, 5.0)
+    received = listener.wait_for('/clock', 3, 30.0)
     clocks = [m.clock.sec * 10**9 + m.clock.nanosec for _, m in received]
     assert len(clocks) >= 3
     assert all(T0_NS <= c <= T0_NS + 4 * 100_000_000 for c in clocks)

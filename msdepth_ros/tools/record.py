@@ -21,7 +21,9 @@ topic is subscribed as soon as a publisher of it appears, with the publishers' r
 durability (as ``ros2 bag record`` adapts its QoS), so latched topics such as ``/tf_static``
 are recorded too and keep their durability in the bag's QoS metadata. The bag is written
 under ``OUT_BAG.partial`` and renamed when recording stops (Ctrl-C, SIGTERM or
-``--duration``), so an interrupted run leaves no half bag under the final name.
+``--duration``), so an interrupted run leaves no half bag under the final name. On Ctrl-C and
+SIGTERM the messages that have arrived but not been written yet are written before the bag
+closes: a publisher that saw its messages acknowledged finds all of them in the bag.
 """
 
 from __future__ import annotations
@@ -97,6 +99,15 @@ class Recorder:
         self.writer.write(self.connections[topic], time.time_ns(), data)
         self.counts[topic] += 1
 
+    def drain(self, spin_once: Any, timeout_s: float = 5.0) -> None:
+        """Write the messages already received: spin until a wait brings none (``timeout_s``)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            before = sum(self.counts.values())
+            spin_once(self.node, timeout_sec=0.2)
+            if sum(self.counts.values()) == before:
+                return
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Record until Ctrl-C, SIGTERM or ``--duration``; exit 0 with a bag, 1 on an error."""
@@ -120,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _record(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
     from rosbags.rosbag2 import StoragePlugin, Writer
 
     final = args.bag
@@ -133,8 +145,11 @@ def _record(args: argparse.Namespace) -> int:
     plugin = StoragePlugin.MCAP if args.storage == 'mcap' else StoragePlugin.SQLITE3
     writer = Writer(partial, version=9, storage_plugin=plugin)
     stop = []
+    # Ctrl-C and SIGTERM end the loop below (rclpy's own handler would shut the context down
+    # at once, before the messages already received are written).
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGTERM, lambda *_: stop.append('SIGTERM'))
-    rclpy.init()
+    signal.signal(signal.SIGINT, lambda *_: stop.append('SIGINT'))
     node = rclpy.create_node('msdepth_record')
     recorder = Recorder(node, writer, args.topics)
     finished = False
@@ -150,6 +165,7 @@ def _record(args: argparse.Namespace) -> int:
                         print(f'msdepth-record: recording {topic}', flush=True)
                     next_discovery = time.monotonic() + 0.2
                 rclpy.spin_once(node, timeout_sec=0.05)
+            recorder.drain(rclpy.spin_once)
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finished = True

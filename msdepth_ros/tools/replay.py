@@ -21,6 +21,12 @@ works the same with the depth node. Messages go out as the serialized bytes stor
 that ``/tf_static`` (recorded transient-local) is latched for late subscribers. Options follow
 ``ros2 bag play``: ``--rate``, ``--start-offset``, ``--loop``, ``--topics``, ``--clock``,
 ``--qos-profile-overrides-path``, ``--remap``.
+
+Delivery on default DDS settings: every publisher is reliable unless the bag recorded it best
+effort (``/clock`` too: it matches reliable and best-effort readers alike). With
+``--wait-for-subscribers`` (``/clock`` included) no message goes out before its readers have
+matched, and at the end the replay waits until the readers have acknowledged every reliable
+message before it lingers and exits, so a recorder or a node sees the last frames too.
 """
 
 from __future__ import annotations
@@ -159,12 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         'for subscribers to be discovered')
     parser.add_argument('--wait-for-subscribers', nargs='+', default=[], metavar='TOPIC[:N]',
                         help='before the first message, wait until the publisher of each TOPIC '
-                        'has matched N subscriptions (default 1): no frame is sent before the '
-                        'readers that must see every frame exist')
+                        '(a replayed topic, or /clock with --clock) has matched N subscriptions '
+                        '(default 1): no frame is sent before the readers that must see every '
+                        'frame exist')
     parser.add_argument('--wait-timeout', type=float, default=60.0,
                         help='seconds to wait for --wait-for-subscribers before giving up')
+    parser.add_argument('--ack-timeout', type=float, default=10.0,
+                        help='after the last message, wait at most this many seconds for the '
+                        'readers to acknowledge every reliable message')
     parser.add_argument('--linger', type=float, default=1.0,
-                        help='seconds to keep publishers alive after the last message')
+                        help='seconds to keep publishers alive after the last message has been '
+                        'acknowledged (for late subscribers of latched topics)')
     parser.add_argument('--quiet', '-q', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     if args.rate <= 0:
@@ -240,12 +251,16 @@ def _publish(args: argparse.Namespace, reader: Any, plans: list[TopicPlan],
         offset_ns = int(args.start_offset * 1e9)
         total = sum(p.count for p in plans)
         time.sleep(max(0.0, args.delay))
-        _wait_for_subscribers(node, plans, publishers, args.wait, args.wait_timeout)
+        by_out = {plan.out_topic: publishers[plan.topic] for plan in plans}
+        if clock_pub is not None:
+            by_out.setdefault('/clock', clock_pub)
+        _wait_for_subscribers(by_out, args.wait, args.wait_timeout)
         while True:
             _play_once(args, reader, connections, publishers, clock_pub, start_ns, offset_ns,
                        total, tqdm)
             if not args.loop or not rclpy.ok():
                 break
+        _wait_for_acks(node, list(by_out.items()), args.ack_timeout)
         time.sleep(max(0.0, args.linger))
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -255,9 +270,9 @@ def _publish(args: argparse.Namespace, reader: Any, plans: list[TopicPlan],
     return 0
 
 
-def _wait_for_subscribers(node: Any, plans: list[TopicPlan], publishers: dict,
-                          wanted: dict[str, int], timeout_s: float) -> None:
-    by_out = {plan.out_topic: publishers[plan.topic] for plan in plans}
+def _wait_for_subscribers(by_out: dict[str, Any], wanted: dict[str, int],
+                          timeout_s: float) -> None:
+    """Wait until each publisher (by output topic) in ``wanted`` has matched N readers."""
     missing = sorted(set(wanted) - set(by_out))
     if missing:
         raise ReplayError(f'--wait-for-subscribers names topics that are not replayed: '
@@ -272,6 +287,27 @@ def _wait_for_subscribers(node: Any, plans: list[TopicPlan], publishers: dict,
             detail = ', '.join(f'{t} {have} of {n}' for t, (have, n) in sorted(short.items()))
             raise ReplayError(f'subscribers did not appear within {timeout_s:g} s: {detail}')
         time.sleep(0.05)
+
+
+def _wait_for_acks(node: Any, publishers: list[tuple[str, Any]], timeout_s: float) -> None:
+    """
+    Wait until the matched reliable readers have acknowledged every message (``timeout_s``).
+
+    Without this, the process could exit while the last samples are still being sent or
+    repaired, and a reader would miss them. Best-effort publishers return at once.
+    """
+    from rclpy.duration import Duration
+
+    end = time.monotonic() + max(0.0, timeout_s)
+    late = []
+    for topic, publisher in publishers:
+        left_s = max(0.0, end - time.monotonic())
+        if not publisher.wait_for_all_acked(Duration(nanoseconds=int(left_s * 1e9))):
+            late.append(topic)
+    if late:
+        node.get_logger().warning(
+            f'readers did not acknowledge every message within {timeout_s:g} s: '
+            f'{", ".join(late)}')
 
 
 def _play_once(args: argparse.Namespace, reader: Any, connections: list, publishers: dict,

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Sequence
 
@@ -37,7 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              'data.train.root=/data/kitti (repeatable)')
     parser.add_argument('--resume', default=None, metavar='CHECKPOINT',
                         help="resume from a checkpoint_last.pt, or 'auto' for the one in the "
-                             'output folder')
+                             'output folder (a new run from step 0, said in the log, when '
+                             'there is none)')
+    parser.add_argument('--allow-config-change', action='store_true',
+                        help='resume even though the config differs from the one the run was '
+                             'trained with (refused by default, with the differences)')
     parser.add_argument('--stop-after-steps', type=int, default=0, metavar='N',
                         help='stop after N steps with a resumable checkpoint (for jobs with a '
                              'time limit; continue with --resume auto)')
@@ -45,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.stop_after_steps < 0:
         parser.error('--stop-after-steps must be >= 0')
+    logging.basicConfig(level=logging.INFO, format='msdepth-train: %(message)s')
 
     from msdepth_ros.data.base import DatasetError
     from msdepth_ros.train.config import ConfigError, load_config
@@ -58,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from msdepth_ros.train.trainer import teardown_distributed, train
     try:
         result = train(config, resume=args.resume, progress=not args.no_progress,
-                       stop_after_steps=args.stop_after_steps)
+                       stop_after_steps=args.stop_after_steps,
+                       allow_config_change=args.allow_config_change)
     except (ConfigError, DatasetError, CheckpointError) as exc:
         print(f'msdepth-train: error: {exc}', file=sys.stderr)
         return 1

@@ -39,12 +39,12 @@ from msdepth_ros.core.preprocess import InputPlan, plan_input
 from msdepth_ros.data.augment import AugmentConfig, AugmentParams, draw_params, make_example
 from msdepth_ros.data.base import DepthDataset
 from msdepth_ros.data.registry import open_dataset
-from msdepth_ros.model.checkpoint import (load_imagenet_features, read_checkpoint_file,
-                                          save_checkpoint)
+from msdepth_ros.model.checkpoint import load_imagenet_features, save_checkpoint
 from msdepth_ros.model.loss import scale_invariant_loss
 from msdepth_ros.model.network import build_model, ModelConfig, MultiScaleDepthNet
 from msdepth_ros.train.config import (ConfigError, dump_config, plain_data, STAGE_GROUPS, STAGES,
                                       TrainConfig)
+from msdepth_ros.train.resume import read_resume, resume_path, truncate_log
 import numpy as np
 import torch
 from torch import nn
@@ -324,11 +324,11 @@ def validate(model: MultiScaleDepthNet, stage: str, source: ExampleSource, ctx: 
 class RunLog:
     """The CSV log (and TensorBoard, when installed) of one run; written by rank 0 only."""
 
-    def __init__(self, output_dir: Path, enabled: bool) -> None:
+    def __init__(self, output_dir: Path, enabled: bool, elapsed_s: float = 0.0) -> None:
         self.enabled = enabled
         self.rows: list[dict[str, Any]] = []
         self.path = output_dir / 'log.csv'
-        self._t0 = time.time()
+        self._t0 = time.time() - elapsed_s  # a resumed run's clock continues
         self._tb = None
         if not enabled:
             return
@@ -341,9 +341,13 @@ class RunLog:
         except ImportError:
             self._tb = None
 
+    def elapsed_s(self) -> float:
+        """Seconds of training so far (across resumes)."""
+        return time.time() - self._t0
+
     def write(self, stage: str, step: int, samples: int, **values: float) -> None:
         """Append one row (training loss or validation metrics)."""
-        row: dict[str, Any] = {'time_s': round(time.time() - self._t0, 3), 'stage': stage,
+        row: dict[str, Any] = {'time_s': round(self.elapsed_s(), 3), 'stage': stage,
                                'step': step, 'samples': samples}
         row.update(values)
         self.rows.append(row)
@@ -416,7 +420,8 @@ def init_fine_as_identity(model: MultiScaleDepthNet) -> None:
 
 
 def train(config: TrainConfig, resume: str | os.PathLike | None = None,
-          progress: bool = True, stop_after_steps: int = 0) -> TrainResult:
+          progress: bool = True, stop_after_steps: int = 0,
+          allow_config_change: bool = False) -> TrainResult:
     """
     Run both stages of ``config`` (or what is left of them after ``resume``).
 
@@ -432,6 +437,9 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
     stop_after_steps:
         Stop after this many steps of this call, with a resumable checkpoint (for jobs with a
         time limit; resume with ``resume='auto'``). 0: run to the end.
+    allow_config_change:
+        Resume even when ``config`` differs from the one the checkpoint was trained with
+        (refused with the differences otherwise; ``config.yaml`` is then rewritten).
 
     Returns
     -------
@@ -446,7 +454,6 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
     out_dir = Path(config.output_dir)
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / 'config.yaml').write_text(dump_config(config), encoding='utf-8')
     _barrier(ctx)
 
     torch.manual_seed(config.seed)
@@ -465,9 +472,19 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                                    config.mask_min_max)
 
     state = {'stages_done': [], 'stage': None, 'step': 0, 'optimizer': None, 'scaler': None}
-    resume_path = _resume_path(resume, out_dir)
-    if resume_path is not None:
-        state = _load_resume(resume_path, model, model_config)
+    from_path = resume_path(resume, out_dir, LAST_CHECKPOINT)
+    elapsed_s = 0.0
+    if from_path is not None:
+        resumed = read_resume(from_path, model_config.to_dict(), config.to_dict(),
+                              allow_config_change)
+        model.load_state_dict(resumed.state_dict, strict=True)
+        state = {'stages_done': resumed.stages_done, 'stage': resumed.stage,
+                 'step': resumed.step, 'optimizer': resumed.optimizer,
+                 'scaler': resumed.scaler}
+        if ctx.is_main:
+            last_s = truncate_log(out_dir / 'log.csv', resumed.stages_done, resumed.stage,
+                                  resumed.step)
+            elapsed_s = resumed.elapsed_s if resumed.elapsed_s is not None else last_s or 0.0
     else:
         if config.model.imagenet_weights:
             load_imagenet_features(model, config.model.imagenet_weights)
@@ -477,8 +494,11 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
         if config.model.init_fine_identity:
             init_fine_as_identity(model)
     model.to(ctx.device)
+    if ctx.is_main:  # only now: a refused resume leaves the run's config.yaml as it was
+        (out_dir / 'config.yaml').write_text(dump_config(config), encoding='utf-8')
+    _barrier(ctx)
 
-    log = RunLog(out_dir, ctx.is_main)
+    log = RunLog(out_dir, ctx.is_main, elapsed_s)
     result = TrainResult(output_dir=out_dir, final_checkpoint=out_dir / FINAL_CHECKPOINT)
     amp_name = config.autocast_dtype(ctx.device.type, ctx.device.type != 'cuda'
                                      or torch.cuda.is_bf16_supported())
@@ -566,12 +586,12 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                 steps_this_call += 1
                 if stop_after_steps and steps_this_call >= stop_after_steps and done != steps:
                     _save_resumable(out_dir, model, config, ctx, state['stages_done'], stage,
-                                    done, optimizer, scaler)
+                                    done, optimizer, scaler, log.elapsed_s())
                     result.stopped = True
                     break
                 if ckpt_every and done % ckpt_every == 0 and done != steps:
                     _save_resumable(out_dir, model, config, ctx, state['stages_done'], stage,
-                                    done, optimizer, scaler)
+                                    done, optimizer, scaler, log.elapsed_s())
             bar.close()
             if result.stopped:
                 break
@@ -580,7 +600,7 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                                                               config, log, steps)
             state['stages_done'] = list(state['stages_done']) + [stage]
             _save_resumable(out_dir, model, config, ctx, state['stages_done'], stage, steps,
-                            optimizer, scaler)
+                            optimizer, scaler, log.elapsed_s())
             path = out_dir / f'{stage}.pt'
             if ctx.is_main:
                 save_checkpoint(path, model, metadata=_metadata(
@@ -635,33 +655,12 @@ def _metadata(config: TrainConfig, ctx: DistContext, stages_done: list[str], sta
 
 def _save_resumable(out_dir: Path, model: MultiScaleDepthNet, config: TrainConfig,
                     ctx: DistContext, stages_done: list[str], stage: str, step: int,
-                    optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+                    optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                    elapsed_s: float) -> None:
     if ctx.is_main:
-        save_checkpoint(out_dir / LAST_CHECKPOINT, model,
-                        metadata=_metadata(config, ctx, stages_done, stage, step, None),
+        meta = _metadata(config, ctx, stages_done, stage, step, None)
+        meta['elapsed_s'] = round(elapsed_s, 3)  # where a resumed run's time_s continues
+        save_checkpoint(out_dir / LAST_CHECKPOINT, model, metadata=meta,
                         optimizer=optimizer.state_dict(),
                         extra={'scaler': scaler.state_dict()})
     _barrier(ctx)
-
-
-def _resume_path(resume: str | os.PathLike | None, out_dir: Path) -> Path | None:
-    if resume is None:
-        return None
-    if str(resume) == 'auto':
-        path = out_dir / LAST_CHECKPOINT
-        return path if path.is_file() else None
-    return Path(resume)
-
-
-def _load_resume(path: Path, model: MultiScaleDepthNet,
-                 model_config: ModelConfig) -> dict[str, Any]:
-    payload = read_checkpoint_file(path)
-    if payload['model_config'] != model_config.to_dict():
-        raise ConfigError(f'{path}: the checkpoint was trained with another model config '
-                          f"({payload['model_config']}); resume with the run's config")
-    model.load_state_dict(payload['state_dict'], strict=True)
-    meta = payload.get('metadata', {})
-    extra = payload.get('extra') or {}
-    return {'stages_done': list(meta.get('stages_done', [])), 'stage': meta.get('stage'),
-            'step': int(meta.get('step') or 0), 'optimizer': payload.get('optimizer'),
-            'scaler': extra.get('scaler')}

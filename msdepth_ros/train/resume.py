@@ -1,0 +1,157 @@
+# Copyright 2026 The msdepth_ros Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Resuming a training run: which checkpoint, whether the config still matches, and the log.
+
+A resumed run must continue the run it resumes, not start another one under its name: ``auto``
+without a checkpoint says that it starts from step 0; a config that differs from the one the
+checkpoint was trained with is refused (with the differences) unless the caller allows it; and
+``log.csv`` is cut back to the checkpoint's step, its ``time_s`` continuing from the
+checkpoint's elapsed training time.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from msdepth_ros.model.checkpoint import read_checkpoint_file
+from msdepth_ros.train.config import ConfigError
+
+LOGGER = logging.getLogger('msdepth_ros.train')
+
+#: Config keys that may differ on resume: where and how fast the run goes, not what it learns.
+RESUME_FREE_KEYS = ('device', 'workers', 'output_dir')
+
+
+@dataclass
+class ResumeState:
+    """What a resumable checkpoint holds besides the weights."""
+
+    path: Path
+    stages_done: list[str]
+    stage: str | None
+    step: int
+    elapsed_s: float | None
+    optimizer: Any
+    scaler: Any
+    state_dict: Any
+    train_config: dict[str, Any] | None
+
+
+def resume_path(resume: str | os.PathLike | None, out_dir: Path,
+                checkpoint_name: str) -> Path | None:
+    """
+    Return the checkpoint to resume from, or None for a new run.
+
+    ``auto`` takes ``out_dir / checkpoint_name`` when it exists, and says so in the log when it
+    does not (the run then starts from step 0). An explicit path must exist.
+    """
+    if resume is None:
+        return None
+    if str(resume) == 'auto':
+        path = out_dir / checkpoint_name
+        if path.is_file():
+            LOGGER.info('resuming from %s', path)
+            return path
+        LOGGER.warning('--resume auto: no %s in %s; starting a new run from step 0',
+                       checkpoint_name, out_dir)
+        return None
+    path = Path(resume)
+    if not path.is_file():
+        raise ConfigError(f'{path}: no such checkpoint to resume from')
+    return path
+
+
+def config_changes(old: Any, new: Any, key: str = '') -> list[str]:
+    """Return ``key: old -> new`` for each leaf that differs between two plain-data configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for name in list(old) + [n for n in new if n not in old]:
+            sub = f'{key}.{name}' if key else str(name)
+            changes += config_changes(old.get(name, '<absent>'), new.get(name, '<absent>'), sub)
+        return changes
+    return [] if old == new else [f'{key}: {old!r} -> {new!r}']
+
+
+def read_resume(path: Path, model_config: dict[str, Any], train_config: dict[str, Any],
+                allow_config_change: bool = False) -> ResumeState:
+    """
+    Read a resumable checkpoint and check it against the run's configs.
+
+    Raises ``ConfigError`` when the model config differs, and when the training config differs
+    (outside ``RESUME_FREE_KEYS``) unless ``allow_config_change``; then the differences are
+    logged as a warning instead.
+    """
+    payload = read_checkpoint_file(path)
+    if payload['model_config'] != model_config:
+        raise ConfigError(f'{path}: the checkpoint was trained with another model config '
+                          f"({payload['model_config']}); resume with the run's config")
+    meta = payload.get('metadata') or {}
+    old = meta.get('train_config')
+    if old is not None:
+        changes = [c for c in config_changes(old, train_config)
+                   if c.split(':')[0].split('.')[0] not in RESUME_FREE_KEYS]
+        if changes and not allow_config_change:
+            raise ConfigError(
+                f'{path}: this config differs from the one the run was trained with:\n  '
+                + '\n  '.join(changes) + "\nresume with the run's config (config.yaml in its "
+                'folder), or pass --allow-config-change to continue with the new values')
+        if changes:
+            LOGGER.warning('resuming %s with a changed config (--allow-config-change): %s',
+                           path, '; '.join(changes))
+    extra = payload.get('extra') or {}
+    elapsed = meta.get('elapsed_s')
+    return ResumeState(path=path, stages_done=list(meta.get('stages_done', [])),
+                       stage=meta.get('stage'), step=int(meta.get('step') or 0),
+                       elapsed_s=None if elapsed is None else float(elapsed),
+                       optimizer=payload.get('optimizer'), scaler=extra.get('scaler'),
+                       state_dict=payload['state_dict'], train_config=old)
+
+
+def truncate_log(path: Path, stages_done: Sequence[str], stage: str | None,
+                 step: int) -> float | None:
+    """
+    Cut ``log.csv`` back to the checkpoint: finished stages, and ``stage`` up to ``step``.
+
+    Rows written after the checkpoint (by the run that was interrupted) would otherwise appear
+    twice. Returns the last kept row's ``time_s`` (None when none is kept or there is no log).
+    """
+    if not path.is_file():
+        return None
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return None
+    header, body = rows[0], rows[1:]
+    col = {name: i for i, name in enumerate(header)}
+    kept = []
+    for row in body:
+        row_stage, row_step = row[col['stage']], int(row[col['step']])
+        if row_stage in stages_done and row_stage != stage:
+            kept.append(row)
+        elif row_stage == stage and row_step <= step:
+            kept.append(row)
+    if len(kept) != len(body):
+        LOGGER.info('%s: dropped %d rows past the checkpoint (%s step %d)', path,
+                    len(body) - len(kept), stage, step)
+    with open(path, 'w', newline='', encoding='utf-8') as f:
+        csv.writer(f).writerows([header] + kept)
+    times = [float(r[col['time_s']]) for r in kept if r[col['time_s']]]
+    return times[-1] if times else None
