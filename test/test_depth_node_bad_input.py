@@ -36,7 +36,7 @@ from ros_harness import (camera_info_msg, Client, depth_array, image_msg, make_c
                          NodeProcess, OUTPUTS, raw_image_msg)
 from sensor_msgs.msg import CameraInfo, Image
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.dds]
 
 NS = '/bad'
 W, H = 320, 96
@@ -48,8 +48,11 @@ REPEATS = 3
 def system(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('depth_node_bad_input')
     model = make_checkpoint(tmp / 'kitti.pt', 'kitti')
+    # A reliable camera (the harness's) and a deep input queue: every message reaches the
+    # node's callback in order however busy the machine is, so each is counted, with no pacing.
     node = NodeProcess(NS, ['-p', f'model:={model}', '-p', f'log_throttle_s:={THROTTLE_S}',
-                            '-p', 'diagnostics_period_s:=0.5'], tmp / 'bad.log')
+                            '-p', 'diagnostics_period_s:=0.5', '-p', 'input_qos_depth:=20'],
+                       tmp / 'bad.log')
     client = Client()
     scene = road_scene(5, W, H)
     cam = scene.intrinsics
@@ -78,7 +81,9 @@ def good_frame(client, state, with_info=True):
     """Send a good frame (after its camera info); return (stamp, outputs)."""
     if with_info:
         client.publish(f'{NS}/camera_info', state['info']())
-        time.sleep(0.2)
+        # Image and camera info travel on two topics: wait until the node has this camera.
+        client.wait_for(lambda: (client.diagnostics(NS) or {}).get('camera size (px)')
+                        == f'{W}x{H}', 60.0, 'the node to take the camera info')
     stamp = client.next_stamp()
     publish_image(client, image_msg(state['scene'].image, stamp))
     return stamp, client.wait_outputs(NS, stamp)
@@ -222,7 +227,6 @@ def test_bad_image_is_skipped_logged_and_counted(system, case, kind, text, build
     for _ in range(REPEATS):
         bad_stamps.append(client.next_stamp())
         publish_image(client, build(bad_stamps[-1]))
-        time.sleep(0.1)
     good_stamp, out = good_frame(client, state)
     _check_case(client, node, state, kind, text, bad_stamps, before, out, good_stamp)
 
@@ -238,7 +242,6 @@ def test_bad_camera_info_is_ignored_logged_and_counted(system, case, kind, text,
     for _ in range(REPEATS):
         bad_stamps.append(client.next_stamp())
         client.publish(f'{NS}/camera_info', build(bad_stamps[-1]))
-        time.sleep(0.1)
     good_stamp, out = good_frame(client, state, with_info=False)
     _check_case(client, node, state, kind, text, bad_stamps, before, out, good_stamp)
     assert 'keeping the last valid one' in node.log_lines_with(text)[0]
@@ -249,12 +252,16 @@ def test_camera_info_of_another_size_skips_frames_until_a_matching_one(system):
     before = _counts(client.wait_diagnostics(NS))
     _space_same_kind(state, 'camera_info_size')
     client.publish(f'{NS}/camera_info', camera_info_msg(500.0, 500.0, 319.5, 239.5, 640, 480))
-    time.sleep(0.2)
+    client.wait_for(lambda: (client.diagnostics(NS) or {}).get('camera size (px)') == '640x480',
+                    60.0, 'the node to take the other camera info')
     bad_stamps = []
     for _ in range(REPEATS):
         bad_stamps.append(client.next_stamp())
         publish_image(client, image_msg(state['scene'].image, bad_stamps[-1]))
-        time.sleep(0.1)
+    # The matching camera info must come after these images: wait until they are all counted.
+    key = 'bad messages: camera_info_size'
+    client.wait_for(lambda: _counts(client.diagnostics(NS) or {}).get(key, 0)
+                    - before.get(key, 0) >= REPEATS, 60.0, 'the images to be counted')
     good_stamp, out = good_frame(client, state)
     _check_case(client, node, state, 'camera_info_size',
                 'camera info is for 640x480 images (after ROI and binning), the image is '

@@ -49,7 +49,7 @@ from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, Nod
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from test_depth_node_bad_input import _info, _raw, CAMERA_INFO_CASES, H, IMAGE_CASES, W
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.dds]
 
 #: Peak memory growth allowed over the whole run (issue: every bad-input case under 512 MiB).
 MAX_PEAK_GROWTH_MIB = 512.0

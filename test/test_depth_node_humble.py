@@ -35,7 +35,7 @@ from rclpy.parameter import Parameter
 from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, OUTPUTS
 from sensor_msgs.msg import CameraInfo, Image
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.dds]
 
 
 def test_wrapper_passes_an_empty_info_only_where_rclpy_passes_none():

@@ -78,7 +78,8 @@ def test_newest_frame_only_every_frame_accounted_memory_flat(system):
     cam = scene.intrinsics
     client.publish(f'{NS}/camera_info',
                    camera_info_msg(cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, W, H))
-    time.sleep(0.3)
+    client.wait_for(lambda: (client.diagnostics(NS) or {}).get('camera size (px)') == f'{W}x{H}',
+                    60.0, 'the node to take the camera info')
     frame = image_msg(scene.image, (0, 0))
 
     def send():

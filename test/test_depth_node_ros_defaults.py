@@ -39,7 +39,7 @@ from ros_harness import (camera_info_msg, Client, compressed_msg, image_msg, mak
                          NodeProcess)
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.dds]
 
 TIMEOUT_S = 60.0
 PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')

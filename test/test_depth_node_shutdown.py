@@ -34,7 +34,7 @@ from rclpy.parameter import Parameter
 from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint
 from sensor_msgs.msg import CameraInfo, Image
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.dds]
 
 TIMEOUT_S = 60.0
 

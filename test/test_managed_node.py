@@ -37,7 +37,7 @@ import pytest
 from ros_harness import camera_info_msg, Client, image_msg, make_checkpoint, OUTPUTS
 from sensor_msgs.msg import CameraInfo, Image
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.dds]
 
 NS = '/managed'
 NODE = f'{NS}/depth_node'

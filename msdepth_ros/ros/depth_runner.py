@@ -304,8 +304,9 @@ class DepthRunner:
         report = self.stats.report()
         config = self.config
         info = self._backend.info
+        camera = self._pairing.camera or config.fallback_intrinsics()
         camera_source = ('camera info' if self._pairing.camera is not None else
-                         'camera_* parameters' if config.fallback_intrinsics() else 'none yet')
+                         'camera_* parameters' if camera else 'none yet')
         subscribed = self._image_sub.subscription is not None
         static = [('backend', info.name), ('device', info.device),
                   ('precision', info.precision), ('model', info.model_path),
@@ -316,7 +317,9 @@ class DepthRunner:
                   ('input topic', self._image_sub.topic_name),
                   ('input reliability', f'{self._image_sub.mode}: '
                                         f'{self._image_sub.policy_name}'),
-                  ('intrinsics from', camera_source), *extra_static]
+                  ('intrinsics from', camera_source),
+                  ('camera size (px)', '{}x{}'.format(*camera.size) if camera else 'none yet'),
+                  *extra_static]
         idle = bool(report.window.get(SKIPPED_IDLE)) and not report.window.get(PUBLISHED)
         warnings = list(self._warnings)
         if not subscribed:
