@@ -256,8 +256,8 @@ def test_compressed_input_with_intrinsics_from_parameters(system, reference):
     client.publish(f'{COMPRESSED}/image/compressed',
                    compressed_msg(state['scene'].image, bad_stamp, FRAME_ID, data=b'not a png'))
     # The input queue holds one message: the next frame goes out once this one was taken.
-    client.wait_for(lambda: compressed.log_lines_with('could not be decoded'), 60.0,
-                    'the undecodable frame to be logged')
+    client.wait_for(lambda: compressed.log_lines_with('does not start with the PNG signature'),
+                    60.0, 'the undecodable frame to be logged')
     stamp = client.next_stamp()
     client.publish(f'{COMPRESSED}/image/compressed',
                    compressed_msg(state['scene'].image, stamp, FRAME_ID))

@@ -392,6 +392,10 @@ def test_the_evaluation_node_scores_the_depth_nodes_output(tmp_path):
         client.watch(f'{namespace}/depth/camera_info', CameraInfo)
         client.advertise({f'{namespace}/image': Image, f'{namespace}/camera_info': CameraInfo,
                           lidar: PointCloud2})
+        # Both nodes read the camera info: the depth node and the evaluation (for its crop).
+        info_pub = client.publisher(f'{namespace}/camera_info', CameraInfo)
+        client.wait_for(lambda: info_pub.get_subscription_count() >= 2, 120.0,
+                        'both nodes to subscribe to the camera info')
         for frame, seed in enumerate((1, 2)):
             scene, points = _scene(seed)
             sec, _ = client.next_stamp()

@@ -302,7 +302,13 @@ def _wait_for_acks(node: Any, publishers: list[tuple[str, Any]], timeout_s: floa
     late = []
     for topic, publisher in publishers:
         left_s = max(0.0, end - time.monotonic())
-        if not publisher.wait_for_all_acked(Duration(nanoseconds=int(left_s * 1e9))):
+        try:
+            acked = publisher.wait_for_all_acked(Duration(nanoseconds=int(left_s * 1e9)))
+        except Exception:  # noqa: B902 - rclpy raises RCLError once Ctrl-C shut it down
+            if not node.context.ok():
+                return  # interrupted: nothing left to wait for
+            raise
+        if not acked:
             late.append(topic)
     if late:
         node.get_logger().warning(
