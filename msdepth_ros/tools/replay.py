@@ -261,7 +261,11 @@ def _publish(args: argparse.Namespace, reader: Any, plans: list[TopicPlan],
             if not args.loop or not rclpy.ok():
                 break
         _wait_for_acks(node, list(by_out.items()), args.ack_timeout)
-        time.sleep(max(0.0, args.linger))
+        # Linger for late readers (latched /tf_static) until the time is up or Ctrl-C, which
+        # shuts rclpy's context down (its handler runs in whatever call is waiting).
+        linger_end = time.monotonic() + max(0.0, args.linger)
+        while rclpy.ok() and time.monotonic() < linger_end:
+            time.sleep(0.05)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
