@@ -285,6 +285,23 @@ class Client:
                           f'a subscription matching the publisher of {topic}')
             self._publishers[topic] = publisher
 
+    def send_camera_info(self, namespace: str, info: Any, timeout_s: float = 60.0) -> None:
+        """
+        Publish ``info`` to ``<namespace>/camera_info`` until the node says it has that camera.
+
+        A volatile reader that matches a moment after the writer misses what was sent before
+        (a camera keeps sending; a test sends once), so the camera info goes out again until
+        the node's status (``/diagnostics``, watched by this client) shows its size.
+        """
+        size = f'{info.width}x{info.height}'
+
+        def taken() -> bool:
+            self.publish(f'{namespace}/camera_info', info)
+            time.sleep(0.05)  # pacing of the repeats, not a wait for the result
+            return (self.diagnostics(namespace) or {}).get('camera size (px)') == size
+
+        self.wait_for(taken, timeout_s, f'{namespace} to take the camera info ({size})')
+
     def publisher(self, topic: str, msg_type: type) -> Any:
         """Return the publisher of ``topic`` (``advertise`` it first when the node listens)."""
         if topic not in self._publishers:

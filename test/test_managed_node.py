@@ -119,8 +119,7 @@ def test_lifecycle_transitions_over_dds(tmp_path):
         stamp = client.next_stamp()
         info = camera_info_msg(cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, WIDTH, HEIGHT,
                                frame_id='cam_optical')
-        info.header.stamp.sec, info.header.stamp.nanosec = stamp
-        client.publish(f'{NS}/camera_info', info)
+        client.send_camera_info(NS, info, TIMEOUT_S)
         client.publish(f'{NS}/image', image_msg(scene.image, stamp, 'rgb8', 'cam_optical'))
         outputs = client.wait_outputs(NS, stamp, timeout_s=TIMEOUT_S)
         assert outputs['depth/image'].encoding == '32FC1'
@@ -154,7 +153,7 @@ def test_lifecycle_transitions_over_dds(tmp_path):
                         'the image subscription to come back')
         client.wait_for(lambda: client._publishers[f'{NS}/image'].get_subscription_count() == 1,
                         TIMEOUT_S, 'the new subscription to match the publisher')
-        client.publish(f'{NS}/camera_info', info)
+        client.send_camera_info(NS, info, TIMEOUT_S)
         client.publish(f'{NS}/image', image_msg(scene.image, stamp, 'rgb8', 'cam_optical'))
         upsampled = client.wait_outputs(NS, stamp, timeout_s=TIMEOUT_S)['depth/image']
         assert (upsampled.width, upsampled.height) == (2 * outputs['depth/image'].width,
