@@ -98,16 +98,18 @@ def test_kitti_size_frames_from_a_reliable_camera_arrive_on_default_settings(tmp
             client.publish('/qos/camera_info', info)
             client.publish('/qos/image', image_msg(scene.image, stamp))
             stamps.append(stamp[0])
-        # Wait until every frame's depth came, or nothing new came for a while (frames the
-        # node dropped while busy never come).
-        got: set[int] = set()
-        quiet_since = time.monotonic()
-        while len(got) < frames and time.monotonic() - quiet_since < 10.0:
-            now = {m.header.stamp.sec for m in client.messages('/qos/depth/image')}
-            if len(now) != len(got):
-                got, quiet_since = now, time.monotonic()
-            time.sleep(0.05)
-        received = len(got & set(stamps))
+        # Wait until every frame's depth came, or the node's counts account for every frame:
+        # all received, and as many published as arrived here (busy drops never come).
+
+        def settled():
+            got = {m.header.stamp.sec for m in client.messages('/qos/depth/image')} & set(stamps)
+            status = client.diagnostics('/qos') or {}
+            done = len(got) == frames or (
+                int(status.get('frames received', 0)) >= frames
+                and int(status.get('frames published', -1)) == len(got))
+            return got if done else None
+
+        received = len(client.wait_for(settled, TIMEOUT_S, 'every frame accounted for'))
         assert received >= 0.95 * frames, f'{received} of {frames} frames:\n{node.log()}'
     finally:
         node.stop()

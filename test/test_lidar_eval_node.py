@@ -37,7 +37,6 @@ import os
 from pathlib import Path
 import subprocess
 import sys
-import time
 
 from conftest import console_script
 from diagnostic_msgs.msg import DiagnosticArray
@@ -458,9 +457,7 @@ def test_tf2_msgs_is_needed_only_for_the_transform_from_tf(tmp_path):
                        tmp_path / 'notf.log', env={'PYTHONPATH': env['PYTHONPATH']},
                        command=eval_node_command())
     try:
-        end = time.monotonic() + 60.0
-        while not node.log_lines_with('ready:') and node.alive() and time.monotonic() < end:
-            time.sleep(0.1)
+        node.wait_ready(60.0)
         assert node.log_lines_with('ready: scoring /notf/depth/image against '
                                    '/notf/lidar_points, transform from parameters'), node.log()
     finally:
