@@ -15,26 +15,25 @@
 """
 The depth node's interface as data: its topics, its parameters and their validation.
 
-``PARAMETERS`` is the one table of parameter names, types, defaults, descriptions, ranges and
-allowed values: the node declares its parameters from it, and the tests check
-``config/*.yaml`` and ``launch/depth.launch.py`` against it. ``NodeConfig`` is the frozen,
-validated set of values the node runs with; a run-time change builds a new one and swaps it.
-``ParamSpec`` and ``checked_values`` also serve the LIDAR evaluation node's table
-(``ros.eval_config``). Nothing here imports rclpy.
+``NodeConfig`` is the frozen, validated set of values the node runs with; a run-time change
+builds a new one and swaps it. Its fields are the parameters, each written once with its
+default, description, range, allowed values and read-only flag (``ros.param_table.param``).
+``PARAMETERS``, the table derived from them, is what the node declares, and the tests check
+``config/*.yaml`` and ``launch/depth.launch.py`` against it. Nothing here imports rclpy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping
 
 from msdepth_ros.core.colormap import COLORMAPS
 from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
 from msdepth_ros.core.presets import Preset, PRESETS
 from msdepth_ros.inference.backend import BACKEND_NAMES, options_for
 from msdepth_ros.inference.devices import MEMORY_PATHS
+from msdepth_ros.ros.param_table import ConfigError, param, ParameterSet, ParamSpec
 
 # -- topics (relative, so that a namespace gives one node per camera) -----------------------------
 
@@ -67,179 +66,134 @@ DEMO_MODEL_WARNING = ('running the demo model (no model parameter given): it was
 #: Largest camera size the intrinsics parameters accept (matches the image conversion's limit).
 MAX_CAMERA_SIDE_PX = 16384
 
-ParamValue = Union[bool, int, float, str]
-
-
-class ConfigError(ValueError):
-    """A parameter value the node cannot run with; the message names the parameter."""
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """
-    One node parameter: its name, type (that of ``default``), meaning and constraints.
-
-    ``read_only`` parameters need a restart to change (they shape subscriptions, QoS or the
-    loaded model); the others can be set while the node runs.
-    """
-
-    name: str
-    default: ParamValue
-    description: str
-    read_only: bool = True
-    choices: tuple[str, ...] = ()
-    min_value: float | None = None
-    max_value: float | None = None
-
-    @property
-    def type_name(self) -> str:
-        """ROS parameter type: ``bool``, ``integer``, ``double`` or ``string``."""
-        return _type_name(type(self.default))
-
-    def constraints(self) -> str:
-        """Human-readable constraints, for the parameter descriptor."""
-        parts = []
-        if self.choices:
-            parts.append('one of: ' + ', '.join(self.choices))
-        if self.min_value is not None:
-            parts.append(f'range [{self.min_value}, {self.max_value}]')
-        return '; '.join(parts)
-
-
 _BACKENDS = tuple(BACKEND_NAMES)
 _PRESETS = ('auto',) + tuple(sorted(PRESETS))
 
-#: Every parameter of the depth node, in the order ``ros2 param list`` shows them.
-PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec('model', '', 'Model file: a .pt checkpoint, an .onnx file or a TensorRT engine '
-              "(.engine, .plan). Empty: the package's demo model (share/msdepth_ros/models/"
-              f'{DEMO_MODEL_NAME}), trained on synthetic streets only: a demonstration, not for '
-              'real cameras.'),
-    ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file: a .onnx on '
-              'TensorRT where it imports and a GPU is present, else on ONNX Runtime (best '
-              'provider); a .pt on PyTorch (CUDA when present); an engine on TensorRT.',
-              choices=_BACKENDS),
-    ParamSpec('preset', 'auto', "Geometry preset the model must have been trained with; 'auto' "
-              'accepts the one stored in the model file.', choices=_PRESETS),
-    ParamSpec('upsample', 1, 'Integer upsampling of the network output (bilinear in log '
-              'depth); the depth image and its camera info follow.', min_value=1, max_value=8),
-    ParamSpec('metric_scaling', True, 'Scale depth by f_camera / f_training so that cameras '
-              'with another focal length than the training data get metric depth.'),
-    ParamSpec('precision', 'auto', "Arithmetic of the torch and tensorrt backends: 'auto' "
-              '(torch: fp32; tensorrt: that of the ONNX file, fp16 on DLA), fp32 or fp16 (GPU '
-              'only). ONNX Runtime runs the precision of its ONNX file.',
-              choices=('auto', 'fp32', 'fp16')),
-    ParamSpec('threads', 0, 'CPU threads of the torch and onnxruntime backends; 0: the '
-              "library's default.", min_value=0, max_value=256),
-    ParamSpec('device_index', 0, 'CUDA device of the GPU backends.', min_value=0,
-              max_value=64),
-    ParamSpec('dla_core', -1, 'tensorrt: run on this DLA core (Jetson), layers DLA cannot run '
-              'fall back to the GPU; -1: GPU only.', min_value=-1, max_value=7),
-    ParamSpec('workspace_mib', 1024, 'tensorrt: builder workspace limit in MiB.',
-              min_value=16, max_value=1 << 20),
-    ParamSpec('tensorrt_memory', 'auto', 'tensorrt: where the GPU buffers come from: auto '
-              '(PyTorch CUDA where it works, else cuda-python), torch or cuda-python. The '
-              'ready line and /diagnostics show the path in use.', choices=MEMORY_PATHS),
-    ParamSpec('engine_cache_dir', '', "tensorrt (and ONNX Runtime's TensorRT provider): "
-              'folder of the engine cache; empty: $MSDEPTH_ENGINE_CACHE, else '
-              '~/.cache/msdepth_ros/engines.'),
-    ParamSpec('min_depth_m', 0.0, "Depths below this are invalid (NaN). 0: the preset's "
-              'minimum.', read_only=False, min_value=0.0, max_value=1000.0),
-    ParamSpec('max_depth_m', 0.0, "Depths above this are invalid (NaN). 0: the preset's "
-              'maximum.', read_only=False, min_value=0.0, max_value=1000.0),
-    ParamSpec('use_camera_info', True, 'Take the intrinsics from the camera_info topic (the '
-              'camera_* parameters then only serve until the first camera info arrives); false: '
-              'from the camera_* parameters only.'),
-    ParamSpec('camera_fx_px', 0.0, 'Fallback intrinsics: focal length x in pixels of '
-              'camera_width x camera_height images; 0 = none.', min_value=0.0, max_value=1e6),
-    ParamSpec('camera_fy_px', 0.0, 'Fallback intrinsics: focal length y in pixels.',
-              min_value=0.0, max_value=1e6),
-    ParamSpec('camera_cx_px', 0.0, 'Fallback intrinsics: principal point x in pixels (pixel '
-              'centres at integer coordinates).', min_value=-1e6, max_value=1e6),
-    ParamSpec('camera_cy_px', 0.0, 'Fallback intrinsics: principal point y in pixels.',
-              min_value=-1e6, max_value=1e6),
-    ParamSpec('camera_width', 0, 'Width of the images the fallback intrinsics describe.',
-              min_value=0, max_value=MAX_CAMERA_SIDE_PX),
-    ParamSpec('camera_height', 0, 'Height of the images the fallback intrinsics describe.',
-              min_value=0, max_value=MAX_CAMERA_SIDE_PX),
-    ParamSpec('input_compressed', False, 'Subscribe to image/compressed (sensor_msgs/'
-              'CompressedImage, jpeg or png) instead of image.'),
-    ParamSpec('input_reliability', 'auto', 'Reliability of the image and camera info '
-              'subscriptions. auto: subscribe once a publisher is found, reliable when every '
-              'publisher is reliable (large frames then arrive on default DDS settings), best '
-              'effort otherwise; re-subscribes when the publishers change.',
-              choices=RELIABILITY_CHOICES),
-    ParamSpec('input_qos_depth', 1, 'History depth of the input subscriptions. The node always '
-              'works on the newest frame and drops the others.', min_value=1, max_value=100),
-    ParamSpec('output_reliable', True, 'Publish outputs reliably (matches every subscriber); '
-              'false: best effort.'),
-    ParamSpec('output_qos_depth', 1, 'History depth of the output publishers.',
-              min_value=1, max_value=100),
-    ParamSpec('skip_unsubscribed', True, 'Do no work for outputs that nobody subscribes to, and '
-              'no inference while no output has a subscriber.', read_only=False),
-    ParamSpec('publish_points', True, 'Publish the organized point cloud on points.',
-              read_only=False),
-    ParamSpec('points_rgb', False, 'Add the image colour to the point cloud (rgb field, '
-              'point_step 32).', read_only=False),
-    ParamSpec('publish_colorized', True, 'Publish a colourised depth preview on depth/colorized '
-              '(built only while someone subscribes).', read_only=False),
-    ParamSpec('colormap', 'turbo', 'Colour map of depth/colorized.', read_only=False,
-              choices=tuple(COLORMAPS)),
-    ParamSpec('diagnostics_period_s', 1.0, 'Period of the status on /diagnostics.',
-              min_value=0.1, max_value=60.0),
-    ParamSpec('drop_warn_ratio', 0.5, 'Diagnostics warn when more than this fraction of the '
-              'frames of a period were dropped.', read_only=False, min_value=0.0, max_value=1.0),
-    ParamSpec('log_throttle_s', 5.0, 'Each kind of bad input is logged at most once per this '
-              'period (the first one at once).', read_only=False, min_value=0.0,
-              max_value=3600.0),
-)
-
-PARAMETERS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
-
 
 @dataclass(frozen=True)
-class NodeConfig:
-    """The depth node's validated parameters (see ``PARAMETERS`` for their meaning)."""
+class NodeConfig(ParameterSet):
+    """
+    The depth node's parameters, validated: each field is one parameter, written once.
 
-    model: str
-    backend: str
-    preset: str
-    upsample: int
-    metric_scaling: bool
-    precision: str
-    threads: int
-    device_index: int
-    dla_core: int
-    workspace_mib: int
-    tensorrt_memory: str
-    engine_cache_dir: str
-    min_depth_m: float
-    max_depth_m: float
-    use_camera_info: bool
-    camera_fx_px: float
-    camera_fy_px: float
-    camera_cx_px: float
-    camera_cy_px: float
-    camera_width: int
-    camera_height: int
-    input_compressed: bool
-    input_reliability: str
-    input_qos_depth: int
-    output_reliable: bool
-    output_qos_depth: int
-    skip_unsubscribed: bool
-    publish_points: bool
-    points_rgb: bool
-    publish_colorized: bool
-    colormap: str
-    diagnostics_period_s: float
-    drop_warn_ratio: float
-    log_throttle_s: float
+    ``param(default, description, ...)`` gives its default, meaning and constraints;
+    ``parameters()`` (``PARAMETERS``) is the declaration table derived from the fields.
+    """
 
-    @classmethod
-    def defaults(cls) -> dict[str, ParamValue]:
-        """Every parameter's default value."""
-        return {spec.name: spec.default for spec in PARAMETERS}
+    model: str = param(
+        '', 'Model file: a .pt checkpoint, an .onnx file or a TensorRT engine '
+        "(.engine, .plan). Empty: the package's demo model (share/msdepth_ros/models/"
+        f'{DEMO_MODEL_NAME}), trained on synthetic streets only: a demonstration, not for '
+        'real cameras.')
+    backend: str = param(
+        'auto', 'Inference backend; auto picks by model file: a .onnx on '
+        'TensorRT where it imports and a GPU is present, else on ONNX Runtime (best '
+        'provider); a .pt on PyTorch (CUDA when present); an engine on TensorRT.',
+        choices=_BACKENDS)
+    preset: str = param(
+        'auto', "Geometry preset the model must have been trained with; 'auto' "
+        'accepts the one stored in the model file.', choices=_PRESETS)
+    upsample: int = param(
+        1, 'Integer upsampling of the network output (bilinear in log '
+        'depth); the depth image and its camera info follow.', min_value=1, max_value=8)
+    metric_scaling: bool = param(
+        True, 'Scale depth by f_camera / f_training so that cameras '
+        'with another focal length than the training data get metric depth.')
+    precision: str = param(
+        'auto', "Arithmetic of the torch and tensorrt backends: 'auto' "
+        '(torch: fp32; tensorrt: that of the ONNX file, fp16 on DLA), fp32 or fp16 (GPU '
+        'only). ONNX Runtime runs the precision of its ONNX file.',
+        choices=('auto', 'fp32', 'fp16'))
+    threads: int = param(
+        0, 'CPU threads of the torch and onnxruntime backends; 0: the '
+        "library's default.", min_value=0, max_value=256)
+    device_index: int = param(
+        0, 'CUDA device of the GPU backends.', min_value=0,
+        max_value=64)
+    dla_core: int = param(
+        -1, 'tensorrt: run on this DLA core (Jetson), layers DLA cannot run '
+        'fall back to the GPU; -1: GPU only.', min_value=-1, max_value=7)
+    workspace_mib: int = param(
+        1024, 'tensorrt: builder workspace limit in MiB.',
+        min_value=16, max_value=1 << 20)
+    tensorrt_memory: str = param(
+        'auto', 'tensorrt: where the GPU buffers come from: auto '
+        '(PyTorch CUDA where it works, else cuda-python), torch or cuda-python. The '
+        'ready line and /diagnostics show the path in use.', choices=MEMORY_PATHS)
+    engine_cache_dir: str = param(
+        '', "tensorrt (and ONNX Runtime's TensorRT provider): "
+        'folder of the engine cache; empty: $MSDEPTH_ENGINE_CACHE, else '
+        '~/.cache/msdepth_ros/engines.')
+    min_depth_m: float = param(
+        0.0, "Depths below this are invalid (NaN). 0: the preset's "
+        'minimum.', read_only=False, min_value=0.0, max_value=1000.0)
+    max_depth_m: float = param(
+        0.0, "Depths above this are invalid (NaN). 0: the preset's "
+        'maximum.', read_only=False, min_value=0.0, max_value=1000.0)
+    use_camera_info: bool = param(
+        True, 'Take the intrinsics from the camera_info topic (the '
+        'camera_* parameters then only serve until the first camera info arrives); false: '
+        'from the camera_* parameters only.')
+    camera_fx_px: float = param(
+        0.0, 'Fallback intrinsics: focal length x in pixels of '
+        'camera_width x camera_height images; 0 = none.', min_value=0.0, max_value=1e6)
+    camera_fy_px: float = param(
+        0.0, 'Fallback intrinsics: focal length y in pixels.',
+        min_value=0.0, max_value=1e6)
+    camera_cx_px: float = param(
+        0.0, 'Fallback intrinsics: principal point x in pixels (pixel '
+        'centres at integer coordinates).', min_value=-1e6, max_value=1e6)
+    camera_cy_px: float = param(
+        0.0, 'Fallback intrinsics: principal point y in pixels.',
+        min_value=-1e6, max_value=1e6)
+    camera_width: int = param(
+        0, 'Width of the images the fallback intrinsics describe.',
+        min_value=0, max_value=MAX_CAMERA_SIDE_PX)
+    camera_height: int = param(
+        0, 'Height of the images the fallback intrinsics describe.',
+        min_value=0, max_value=MAX_CAMERA_SIDE_PX)
+    input_compressed: bool = param(
+        False, 'Subscribe to image/compressed (sensor_msgs/'
+        'CompressedImage, jpeg or png) instead of image.')
+    input_reliability: str = param(
+        'auto', 'Reliability of the image and camera info '
+        'subscriptions. auto: subscribe once a publisher is found, reliable when every '
+        'publisher is reliable (large frames then arrive on default DDS settings), best '
+        'effort otherwise; re-subscribes when the publishers change.',
+        choices=RELIABILITY_CHOICES)
+    input_qos_depth: int = param(
+        1, 'History depth of the input subscriptions. The node always '
+        'works on the newest frame and drops the others.', min_value=1, max_value=100)
+    output_reliable: bool = param(
+        True, 'Publish outputs reliably (matches every subscriber); '
+        'false: best effort.')
+    output_qos_depth: int = param(
+        1, 'History depth of the output publishers.',
+        min_value=1, max_value=100)
+    skip_unsubscribed: bool = param(
+        True, 'Do no work for outputs that nobody subscribes to, and '
+        'no inference while no output has a subscriber.', read_only=False)
+    publish_points: bool = param(
+        True, 'Publish the organized point cloud on points.',
+        read_only=False)
+    points_rgb: bool = param(
+        False, 'Add the image colour to the point cloud (rgb field, '
+        'point_step 32).', read_only=False)
+    publish_colorized: bool = param(
+        True, 'Publish a colourised depth preview on depth/colorized '
+        '(built only while someone subscribes).', read_only=False)
+    colormap: str = param(
+        'turbo', 'Colour map of depth/colorized.', read_only=False,
+        choices=tuple(COLORMAPS))
+    diagnostics_period_s: float = param(
+        1.0, 'Period of the status on /diagnostics.',
+        min_value=0.1, max_value=60.0)
+    drop_warn_ratio: float = param(
+        0.5, 'Diagnostics warn when more than this fraction of the '
+        'frames of a period were dropped.', read_only=False, min_value=0.0, max_value=1.0)
+    log_throttle_s: float = param(
+        5.0, 'Each kind of bad input is logged at most once per this '
+        'period (the first one at once).', read_only=False, min_value=0.0,
+        max_value=3600.0)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any],
@@ -266,13 +220,9 @@ class NodeConfig:
             Naming the first parameter at fault, its value and what is allowed.
 
         """
-        config = cls(**checked_values(PARAMETERS, values))
+        config = cls.checked(values)
         config._check_combinations(check_model_file)
         return config
-
-    def values(self) -> dict[str, ParamValue]:
-        """Parameter name -> value."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def backend_options(self) -> dict[str, Any]:
         """
@@ -366,6 +316,11 @@ class NodeConfig:
             raise ConfigError(f'fallback intrinsics (camera_* parameters): {exc}') from None
 
 
+#: Every parameter of the depth node, in the order ``ros2 param list`` shows them.
+PARAMETERS: tuple[ParamSpec, ...] = NodeConfig.parameters()
+PARAMETERS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
 def demo_model_path() -> Path:
     """
     Return the path of the demo model.
@@ -386,38 +341,3 @@ def demo_model_path() -> Path:
             if (installed / DEMO_MODEL_NAME).is_file():
                 return installed / DEMO_MODEL_NAME
     return Path(__file__).resolve().parents[2] / 'models' / DEMO_MODEL_NAME
-
-
-def _type_name(value_type: type) -> str:
-    return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}[value_type]
-
-
-def checked_values(parameters: Sequence[ParamSpec],
-                   values: Mapping[str, Any]) -> dict[str, ParamValue]:
-    """
-    Return every parameter of the table ``parameters``, checked: ``values`` over the defaults.
-
-    Names ``values`` has that are not in the table are ignored; integers are accepted for
-    doubles. Raises ``ConfigError`` naming the first parameter at fault.
-    """
-    return {spec.name: check_value(spec, values.get(spec.name, spec.default))
-            for spec in parameters}
-
-
-def check_value(spec: ParamSpec, value: Any) -> ParamValue:
-    """Return ``value`` checked against ``spec`` (type, finite, choices, range)."""
-    expected = type(spec.default)
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if type(value) is not expected:
-        raise ConfigError(f'parameter {spec.name!r}: expected a {spec.type_name}, got '
-                          f'{type(value).__name__} {value!r}')
-    if expected is float and not math.isfinite(value):
-        raise ConfigError(f'parameter {spec.name!r}: must be finite, got {value}')
-    if spec.choices and value not in spec.choices:
-        raise ConfigError(f'parameter {spec.name!r}: {value!r} is not one of '
-                          f'{", ".join(spec.choices)}')
-    if spec.min_value is not None and not spec.min_value <= value <= spec.max_value:
-        raise ConfigError(f'parameter {spec.name!r}: {value} is outside '
-                          f'[{spec.min_value}, {spec.max_value}]')
-    return value

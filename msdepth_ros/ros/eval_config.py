@@ -15,10 +15,10 @@
 """
 The LIDAR evaluation node's interface as data: its topics, its parameters, the metrics layout.
 
-``PARAMETERS`` is the node's one parameter table (``ros.config.ParamSpec`` entries, declared by
-``ros.parameters.declare_parameters`` like the depth node's); ``EvalConfig`` is the frozen,
-validated set of values the node runs with. ``METRICS_LAYOUT`` names the elements of the
-per-frame metrics message. Nothing here imports rclpy.
+``EvalConfig`` is the frozen, validated set of values the node runs with; its fields are the
+parameters, each written once (``ros.param_table.param``). ``PARAMETERS``, the table derived
+from them, is declared by ``ros.parameters.declare_parameters`` like the depth node's.
+``METRICS_LAYOUT`` names the elements of the per-frame metrics message. Nothing here imports rclpy.
 
 Crops. ``eval_crop`` (a crop of ``core.metrics.CROPS``) is applied in *camera* pixels, as the
 paper's protocol defines Garg's and Eigen's crops: fractions of the camera image the depth was
@@ -31,15 +31,15 @@ crop is set. For a depth image on the camera's own grid, remap ``camera_info`` t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 import math
 from typing import Any, Mapping
 
 from msdepth_ros.core.metrics import (Crop, CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M,
                                       METRIC_NAMES)
 from msdepth_ros.core.transforms import quaternion_to_matrix, rigid_transform
-from msdepth_ros.ros.config import (checked_values, ConfigError, ParamSpec, ParamValue,
-                                    RELIABILITY_CHOICES)
+from msdepth_ros.ros.config import RELIABILITY_CHOICES
+from msdepth_ros.ros.param_table import ConfigError, param, ParameterSet, ParamSpec
 import numpy as np
 
 NODE_NAME = 'lidar_eval_node'
@@ -74,78 +74,75 @@ TRANSFORM_SOURCES = ('tf', 'parameters')
 QUATERNION_NORM_TOLERANCE = 1e-3
 
 _CROPS = ('none',) + tuple(sorted(CROPS))
-_TRANSLATION = ('x', 'y', 'z')
 _ROTATION = ('qx', 'qy', 'qz', 'qw')
 
-#: Every parameter of the evaluation node, in the order ``ros2 param list`` shows them. All need
-#: a restart but the warnings and the log throttle.
-PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec('eval_transform_source', 'tf', 'The transform camera optical frame <- LIDAR frame '
-              "from 'tf' (/tf_static and /tf, between the depth image's and the cloud's frame "
-              "ids) or from 'parameters' (eval_lidar_*, whatever the frame ids).",
-              choices=TRANSFORM_SOURCES),
-    *(ParamSpec(f'eval_lidar_{axis}_m', 0.0, 'Fixed transform: position of the LIDAR origin '
-                f'in the camera optical frame, {axis} (m).', min_value=-1000.0,
-                max_value=1000.0) for axis in _TRANSLATION),
-    *(ParamSpec(f'eval_lidar_{name}', 1.0 if name == 'qw' else 0.0, 'Fixed transform: rotation '
-                'of the LIDAR frame in the camera optical frame, unit quaternion component '
-                f'{name[1]}.', min_value=-1.0, max_value=1.0) for name in _ROTATION),
-    ParamSpec('eval_tolerance_s', 0.05, 'Largest time between the stamps of a depth image and '
-              'the scan it is scored against; frames without a scan that near are counted, not '
-              'scored.', min_value=0.0, max_value=10.0),
-    ParamSpec('eval_min_depth_m', KITTI_MIN_DEPTH_M, 'LIDAR depths at or below this are not '
-              'scored; predictions are clipped to [min, max].', min_value=0.0, max_value=1000.0),
-    ParamSpec('eval_max_depth_m', KITTI_MAX_DEPTH_M, 'LIDAR depths at or above this are not '
-              "scored (80 m: KITTI's cap).", min_value=0.0, max_value=1000.0),
-    ParamSpec('eval_crop', 'none', 'Evaluation crop (core.metrics.CROPS) in camera pixels: '
-              "fractions of the camera image (the camera's camera_info, subscribed only with a "
-              'crop), not of the depth image.', choices=_CROPS),
-    ParamSpec('eval_window', 20, 'The recent means cover this many of the latest scored '
-              'frames.', min_value=1, max_value=10000),
-    ParamSpec('eval_scan_buffer', 5, 'Only the newest this many LIDAR scans are kept to match '
-              'depth images against.', min_value=1, max_value=100),
-    ParamSpec('eval_warn_no_transform', True, 'Log a warning (throttled by log_throttle_s) '
-              'while no transform camera <- LIDAR is available.', read_only=False),
-    ParamSpec('input_reliability', 'auto', 'Reliability of the depth image and camera info '
-              'subscriptions. auto: subscribe once a publisher is found, reliable when every '
-              'publisher is reliable, best effort otherwise.', choices=RELIABILITY_CHOICES),
-    ParamSpec('diagnostics_period_s', 1.0, 'Period of the status on /diagnostics.',
-              min_value=0.1, max_value=60.0),
-    ParamSpec('log_throttle_s', 5.0, 'Each kind of bad input is logged at most once per this '
-              'period (the first one at once).', read_only=False, min_value=0.0,
-              max_value=3600.0),
-)
 
-PARAMETERS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+def _lidar_position(axis: str) -> Any:
+    return param(0.0, 'Fixed transform: position of the LIDAR origin in the camera optical '
+                 f'frame, {axis} (m).', min_value=-1000.0, max_value=1000.0)
+
+
+def _lidar_rotation(name: str) -> Any:
+    return param(1.0 if name == 'qw' else 0.0, 'Fixed transform: rotation of the LIDAR frame in '
+                 f'the camera optical frame, unit quaternion component {name[1]}.',
+                 min_value=-1.0, max_value=1.0)
 
 
 @dataclass(frozen=True)
-class EvalConfig:
-    """The evaluation node's validated parameters (see ``PARAMETERS`` for their meaning)."""
+class EvalConfig(ParameterSet):
+    """
+    The evaluation node's parameters, validated: each field is one parameter, written once.
 
-    eval_transform_source: str
-    eval_lidar_x_m: float
-    eval_lidar_y_m: float
-    eval_lidar_z_m: float
-    eval_lidar_qx: float
-    eval_lidar_qy: float
-    eval_lidar_qz: float
-    eval_lidar_qw: float
-    eval_tolerance_s: float
-    eval_min_depth_m: float
-    eval_max_depth_m: float
-    eval_crop: str
-    eval_window: int
-    eval_scan_buffer: int
-    eval_warn_no_transform: bool
-    input_reliability: str
-    diagnostics_period_s: float
-    log_throttle_s: float
+    In the order ``ros2 param list`` shows them. All need a restart but the warnings and the
+    log throttle.
+    """
 
-    @classmethod
-    def defaults(cls) -> dict[str, ParamValue]:
-        """Every parameter's default value."""
-        return {spec.name: spec.default for spec in PARAMETERS}
+    eval_transform_source: str = param(
+        'tf', 'The transform camera optical frame <- LIDAR frame '
+        "from 'tf' (/tf_static and /tf, between the depth image's and the cloud's frame "
+        "ids) or from 'parameters' (eval_lidar_*, whatever the frame ids).",
+        choices=TRANSFORM_SOURCES)
+    eval_lidar_x_m: float = _lidar_position('x')
+    eval_lidar_y_m: float = _lidar_position('y')
+    eval_lidar_z_m: float = _lidar_position('z')
+    eval_lidar_qx: float = _lidar_rotation('qx')
+    eval_lidar_qy: float = _lidar_rotation('qy')
+    eval_lidar_qz: float = _lidar_rotation('qz')
+    eval_lidar_qw: float = _lidar_rotation('qw')
+    eval_tolerance_s: float = param(
+        0.05, 'Largest time between the stamps of a depth image and '
+        'the scan it is scored against; frames without a scan that near are counted, not '
+        'scored.', min_value=0.0, max_value=10.0)
+    eval_min_depth_m: float = param(
+        KITTI_MIN_DEPTH_M, 'LIDAR depths at or below this are not '
+        'scored; predictions are clipped to [min, max].', min_value=0.0, max_value=1000.0)
+    eval_max_depth_m: float = param(
+        KITTI_MAX_DEPTH_M, 'LIDAR depths at or above this are not '
+        "scored (80 m: KITTI's cap).", min_value=0.0, max_value=1000.0)
+    eval_crop: str = param(
+        'none', 'Evaluation crop (core.metrics.CROPS) in camera pixels: '
+        "fractions of the camera image (the camera's camera_info, subscribed only with a "
+        'crop), not of the depth image.', choices=_CROPS)
+    eval_window: int = param(
+        20, 'The recent means cover this many of the latest scored '
+        'frames.', min_value=1, max_value=10000)
+    eval_scan_buffer: int = param(
+        5, 'Only the newest this many LIDAR scans are kept to match '
+        'depth images against.', min_value=1, max_value=100)
+    eval_warn_no_transform: bool = param(
+        True, 'Log a warning (throttled by log_throttle_s) '
+        'while no transform camera <- LIDAR is available.', read_only=False)
+    input_reliability: str = param(
+        'auto', 'Reliability of the depth image and camera info '
+        'subscriptions. auto: subscribe once a publisher is found, reliable when every '
+        'publisher is reliable, best effort otherwise.', choices=RELIABILITY_CHOICES)
+    diagnostics_period_s: float = param(
+        1.0, 'Period of the status on /diagnostics.',
+        min_value=0.1, max_value=60.0)
+    log_throttle_s: float = param(
+        5.0, 'Each kind of bad input is logged at most once per this '
+        'period (the first one at once).', read_only=False, min_value=0.0,
+        max_value=3600.0)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any]) -> EvalConfig:
@@ -155,13 +152,9 @@ class EvalConfig:
         Raises ``ConfigError`` naming the first parameter at fault, its value and what is
         allowed.
         """
-        config = cls(**checked_values(PARAMETERS, values))
+        config = cls.checked(values)
         config._check_combinations()
         return config
-
-    def values(self) -> dict[str, ParamValue]:
-        """Parameter name -> value."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @property
     def crop(self) -> Crop | None:
@@ -187,3 +180,8 @@ class EvalConfig:
             raise ConfigError(f'parameters eval_lidar_qx, eval_lidar_qy, eval_lidar_qz, '
                               f'eval_lidar_qw: need a unit quaternion, got {quaternion} (norm '
                               f'{norm:.6g})')
+
+
+#: Every parameter of the evaluation node, in the order ``ros2 param list`` shows them.
+PARAMETERS: tuple[ParamSpec, ...] = EvalConfig.parameters()
+PARAMETERS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}

@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from msdepth_ros.inference.backend import Backend, BackendError, load_backend
-from msdepth_ros.ros.config import (ConfigError, DEMO_MODEL_WARNING, NodeConfig, PARAMETERS,
-                                    ParamSpec)
+from msdepth_ros.ros.config import ConfigError, DEMO_MODEL_WARNING, NodeConfig, PARAMETERS
+from msdepth_ros.ros.param_table import ParamSpec
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 from rclpy.exceptions import ParameterException
