@@ -202,7 +202,7 @@ def test_nav2_snippet_is_valid_yaml_fed_by_the_command_beside_it():
 
 
 def test_troubleshooting_gives_the_node_s_exit_codes():
-    from msdepth_ros.ros.depth_node import EXIT_BAD_MODEL, EXIT_BAD_PARAMETER
+    from msdepth_ros.ros.parameters import EXIT_BAD_MODEL, EXIT_BAD_PARAMETER
     line = next(p for p in _section('Troubleshooting').split('\n- ') if 'exits at start' in p)
     line = ' '.join(line.split())
     bad_parameter = line.split(f' {EXIT_BAD_PARAMETER}: ', 1)[1].split(f'; {EXIT_BAD_MODEL}: ')

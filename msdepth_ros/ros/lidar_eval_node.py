@@ -40,13 +40,13 @@ from msdepth_ros.msgs.images import camera_info_to_intrinsics, ConversionError
 from msdepth_ros.ros import eval_config as ecfg
 from msdepth_ros.ros.config import ConfigError
 from msdepth_ros.ros.conversions import stamp_seconds
-from msdepth_ros.ros.depth_node import log_changes, publish_status, run_node
 from msdepth_ros.ros.diagnostics import (EVAL_DEPTH, EVAL_NO_CAMERA, EVAL_NO_DEPTH_INFO,
                                          evaluation_status, FrameStats, KIND_CAMERA_INFO_SIZE,
                                          ThrottledLog)
 from msdepth_ros.ros.eval_config import EvalConfig, METRICS_LAYOUT, NODE_NAME, PARAMETERS
 from msdepth_ros.ros.evaluation import depth_metres, DepthPairing, EvalJob, LidarEvaluator
 from msdepth_ros.ros.frames import stamp_key
+from msdepth_ros.ros.node_runtime import log_changes, publish_status, run_node
 from msdepth_ros.ros.parameters import declare_parameters, EXIT_BAD_PARAMETER, StartupError
 from msdepth_ros.ros.qos import lidar_qos, MatchedSubscription, output_qos, tf_qos
 from rcl_interfaces.msg import SetParametersResult

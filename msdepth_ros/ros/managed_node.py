@@ -39,9 +39,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.ros import config as cfgmod
 from msdepth_ros.ros.config import ConfigError, NodeConfig, PARAMETERS_BY_NAME
-from msdepth_ros.ros.depth_node import (log_changes, publish_status, ready_line, release,
-                                        run_node)
 from msdepth_ros.ros.depth_runner import DepthRunner
+from msdepth_ros.ros.node_runtime import (log_changes, publish_status, ready_line, release,
+                                          run_node)
 from msdepth_ros.ros.parameters import (changed_config, declare_parameters, load_model,
                                         StartupError)
 from rcl_interfaces.msg import SetParametersResult
