@@ -274,7 +274,8 @@ class Probe:
 def camera_messages(width: int, height: int) -> tuple[Any, Any]:
     """Return an rgb8 Image of a synthetic street and its CameraInfo (stamps to be set)."""
     from msdepth_ros.core.synthetic import road_scene
-    from msdepth_ros.ros.conversions import intrinsics_to_camera_info
+    from msdepth_ros.msgs.writers import intrinsics_camera_info
+    from msdepth_ros.ros.conversions import RCLPY_TYPES
     from sensor_msgs.msg import Image
 
     scene = road_scene(7, width, height)
@@ -282,7 +283,7 @@ def camera_messages(width: int, height: int) -> tuple[Any, Any]:
     image.header.frame_id = 'camera_optical'
     image.height, image.width, image.encoding, image.step = height, width, 'rgb8', 3 * width
     image.data = array.array('B', np.ascontiguousarray(scene.image).tobytes())
-    info = intrinsics_to_camera_info(scene.intrinsics)
+    info = intrinsics_camera_info(RCLPY_TYPES, scene.intrinsics)
     info.header.frame_id = image.header.frame_id
     return image, info
 

@@ -18,7 +18,7 @@ The depth node's own cost per frame, beside the inference it wraps.
 For each camera size, one frame goes the node's way many times: rclpy's deserialisation of the
 Image, the conversion to an RGB view, preprocessing, the network (timed apart), postprocessing,
 the organized cloud (with colour), the output messages and rclpy's serialisation of them. The
-same code as the node runs (``ros.pipeline.DepthPipeline``); no DDS. Per-stage medians and the
+same code as the node runs (``pipeline.depth.DepthPipeline``); no DDS. Per-stage medians and the
 median and p90 of the node's overhead (every stage but the network) and of inference, in
 milliseconds, are printed as a Markdown table (docs/benchmarks.md, "Node overhead") and written
 with a plot to ``--output-dir``.
@@ -103,8 +103,8 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
 
     """
     from msdepth_ros.core.synthetic import road_scene
-    from msdepth_ros.ros.conversions import image_to_rgb
-    from msdepth_ros.ros.pipeline import OutputRequest, PredictionSettings
+    from msdepth_ros.msgs.images import image_to_rgb
+    from msdepth_ros.pipeline.depth import OutputRequest, PredictionSettings
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import Image
 
@@ -205,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error('--repeats must be positive')
 
-    from msdepth_ros.ros.pipeline import DepthPipeline
+    from msdepth_ros.pipeline.depth import DepthPipeline
+    from msdepth_ros.ros.conversions import RCLPY_TYPES
     import torch
     from tqdm import tqdm
 
@@ -217,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for width, height, preset, upsample in tqdm(configs, desc='configurations',
                                                     disable=None):
             for name, backend in backends[preset]:
-                pipelines = {p: DepthPipeline(backend) for p in args.preprocessing}
+                pipelines = {p: DepthPipeline(backend, RCLPY_TYPES) for p in args.preprocessing}
                 results = measure(pipelines, width, height, upsample, args.repeats)
                 for prep, result in results.items():
                     rows.append((width, height, preset, upsample, name, backend.info.device,

@@ -25,7 +25,7 @@ ways, with and without colour:
 - ``structured array``: a numpy structured dtype with fields x, y, z (and rgb) at the message's
   offsets, filled field by field, then ``.tobytes()``, as ``sensor_msgs_py.point_cloud2``'s
   ``create_cloud`` does;
-- ``node``: ``ros.conversions.points_to_pointcloud2``, what the depth node runs (one float32
+- ``node``: ``msgs.writers.organized_pointcloud``, what the depth node runs (one float32
   array of the point layout, written in one vectorised pass).
 
 All three must give byte-identical ``data`` and the same layout (x, y, z float32 at 0, 4, 8,
@@ -186,9 +186,10 @@ def cloud_structured_array(points: np.ndarray, rgb: np.ndarray | None = None, he
 
 
 def cloud_node(points: np.ndarray, rgb: np.ndarray | None = None, header=None):
-    """PointCloud2 as the depth node builds it (``ros.conversions.points_to_pointcloud2``)."""
-    from msdepth_ros.ros.conversions import points_to_pointcloud2
-    return points_to_pointcloud2(points, header, rgb)
+    """PointCloud2 as the depth node builds it (``msgs.writers.organized_pointcloud``)."""
+    from msdepth_ros.msgs.writers import organized_pointcloud
+    from msdepth_ros.ros.conversions import RCLPY_TYPES
+    return organized_pointcloud(RCLPY_TYPES, points, header, rgb)
 
 
 #: The builders by their table name.

@@ -118,7 +118,8 @@ class Camera:
         from sensor_msgs.msg import CameraInfo, Image
 
         from msdepth_ros.core.synthetic import road_scene
-        from msdepth_ros.ros.conversions import intrinsics_to_camera_info
+        from msdepth_ros.msgs.writers import intrinsics_camera_info
+        from msdepth_ros.ros.conversions import RCLPY_TYPES
 
         self._rclpy = rclpy
         self.context = Context()
@@ -136,7 +137,7 @@ class Camera:
         self.image.height, self.image.width = height, width
         self.image.encoding, self.image.step = 'rgb8', 3 * width
         self.image.data = array.array('B', np.ascontiguousarray(scene.image).tobytes())
-        self.info = intrinsics_to_camera_info(scene.intrinsics)
+        self.info = intrinsics_camera_info(RCLPY_TYPES, scene.intrinsics)
         self.info.header.frame_id = self.image.header.frame_id
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

@@ -41,7 +41,8 @@ import os
 from typing import Any, Mapping
 
 PACKAGE = 'msdepth_ros'
-#: Namespace and topics of the left colour camera in bags from msdepth-kitti2bag.
+#: Namespace and topics of the left colour camera in bags from msdepth-kitti2bag (launch files
+#: import nothing of the package: test_launch_kitti_replay checks them against msgs.topics).
 CAMERA_NAMESPACE = '/kitti/camera_color_left'
 IMAGE_TOPIC = 'image_raw'
 CAMERA_INFO_TOPIC = 'camera_info'

@@ -16,17 +16,20 @@
 
 from __future__ import annotations
 
+from msdepth_ros.msgs import writers
 from msdepth_ros.msgs.readers import pointcloud2_fields, tree_from_tf_messages
-from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, header, image_message,
-                                    image_rgb, message_type, open_reader, pointcloud_message,
-                                    serialize, stamp_ns, tf_message)
+from msdepth_ros.msgs.writers import stamp_ns
+from msdepth_ros.tools.bags import (bag_qos, bag_types, BagError, BagOutput, image_rgb,
+                                    message_type, open_reader, serialize, tf_message)
 import numpy as np
 import pytest
 from rosbags.interfaces import QosDurability
 
+TYPES = bag_types()
+
 
 def test_header_stamps_round_trip():
-    msg = header(1_317_034_945_961_661_696, 'cam')
+    msg = writers.header(TYPES, 1_317_034_945_961_661_696, 'cam')
     assert (msg.stamp.sec, msg.stamp.nanosec) == (1_317_034_945, 961_661_696)
     assert msg.frame_id == 'cam'
     assert stamp_ns(msg) == 1_317_034_945_961_661_696
@@ -40,7 +43,7 @@ def test_image_rgb_reads_every_colour_encoding_with_row_padding(encoding):
               'rgba8': np.dstack([rgb, np.full((5, 7), 9, np.uint8)]),
               'bgra8': np.dstack([rgb[..., ::-1], np.full((5, 7), 9, np.uint8)]),
               'mono8': rgb[..., 0]}[encoding]
-    msg = image_message(pixels, encoding, header(0, 'cam'))
+    msg = writers.image(TYPES, pixels, encoding, writers.header(TYPES, 0, 'cam'))
     assert msg.step == 7 * (pixels.shape[2] if pixels.ndim == 3 else 1)
     expected = rgb if encoding != 'mono8' else np.repeat(rgb[..., :1], 3, axis=2)
     np.testing.assert_array_equal(image_rgb(msg), expected)
@@ -56,21 +59,22 @@ def test_image_rgb_reads_every_colour_encoding_with_row_padding(encoding):
 
 def test_depth_images_and_clouds():
     depth = np.array([[1.5, np.nan], [2.0, 3.0]], np.float32)
-    msg = image_message(depth, '32FC1', header(5, 'cam'))
+    msg = writers.image(TYPES, depth, '32FC1', writers.header(TYPES, 5, 'cam'))
     assert (msg.encoding, msg.step, msg.is_bigendian) == ('32FC1', 8, 0)
     np.testing.assert_array_equal(np.frombuffer(msg.data.tobytes(), '<f4').reshape(2, 2),
                                   depth)
-    with pytest.raises(ValueError, match='rgb8 image needs 3 channel'):
-        image_message(depth, 'rgb8', header(5, 'cam'))
-    with pytest.raises(ValueError, match='cannot write'):
-        image_message(depth, '16UC1', header(5, 'cam'))
+    with pytest.raises(ValueError, match='a rgb8 image needs an H x W x 3 uint8'):
+        writers.image(TYPES, depth, 'rgb8', writers.header(TYPES, 5, 'cam'))
+    with pytest.raises(ValueError, match='a 16UC1 image needs an H x W uint16'):
+        writers.image(TYPES, depth, '16UC1', writers.header(TYPES, 5, 'cam'))
     points = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    cloud = pointcloud_message(header(5, 'cam'), points[..., :3], ('x', 'y', 'z'))
+    cloud = writers.pointcloud(TYPES, writers.header(TYPES, 5, 'cam'), points[..., :3],
+                               ('x', 'y', 'z'))
     assert (cloud.height, cloud.width, cloud.point_step, cloud.row_step) == (2, 3, 16, 48)
     assert cloud.is_dense
     np.testing.assert_array_equal(pointcloud2_fields(cloud, ('x', 'y', 'z')),
                                   points[..., :3].reshape(-1, 3))
-    scan = pointcloud_message(header(5, 'velodyne'), points.reshape(-1, 4),
+    scan = writers.pointcloud(TYPES, writers.header(TYPES, 5, 'velodyne'), points.reshape(-1, 4),
                               ('x', 'y', 'z', 'intensity'), is_dense=False)
     assert (scan.height, scan.width, scan.is_dense) == (1, 6, False)
     np.testing.assert_array_equal(pointcloud2_fields(scan, ('intensity',))[:, 0],
@@ -93,7 +97,7 @@ def test_tf_messages_read_back_as_the_transforms():
 
 def _write_one(out: BagOutput) -> None:
     conn = out.add_connection('/x', 'std_msgs/msg/Header', bag_qos(transient_local=True))
-    out.write(conn, 10, header(10, 'a'))
+    out.write(conn, 10, writers.header(TYPES, 10, 'a'))
 
 
 def test_bag_output_is_atomic(tmp_path):
@@ -138,11 +142,10 @@ def test_bag_output_is_atomic(tmp_path):
 
 def test_camera_info_with_roi_and_binning_reads_as_in_the_node():
     from msdepth_ros.msgs.images import camera_info_to_intrinsics
-    from msdepth_ros.tools.bags import camera_info_message
     from sensor_msgs.msg import CameraInfo as RclpyCameraInfo
     k = np.array([[700.0, 0, 620.5], [0, 701.0, 180.25], [0, 0, 1]])
     p = np.hstack([k, np.zeros((3, 1))])
-    bag_msg = camera_info_message(header(0, 'cam'), 1242, 375, k, p)
+    bag_msg = writers.camera_info(TYPES, writers.header(TYPES, 0, 'cam'), 1242, 375, k, p)
     bag_msg.binning_x, bag_msg.binning_y = 2, 2
     bag_msg.roi.x_offset, bag_msg.roi.y_offset = 10, 20
     bag_msg.roi.width, bag_msg.roi.height = 1200, 340

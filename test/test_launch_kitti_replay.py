@@ -25,6 +25,7 @@ and name the topics the nodes and ``msdepth-kitti2bag`` use.
 from pathlib import Path
 
 from launch_checks import assert_no_side_effects, load_launch_module
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros import eval_config
 from msdepth_ros.ros.config import NodeConfig
 from msdepth_ros.ros.eval_config import EvalConfig
@@ -36,7 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_DIR = REPO_ROOT / 'launch'
 KITTI = LAUNCH_DIR / 'kitti_replay.launch.py'
 #: The node's published topics, relative to its namespace (DESIGN.md section 5).
-NODE_OUTPUTS = ('depth/image', 'depth/camera_info', 'points', 'depth/colorized')
+NODE_OUTPUTS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS, topics.COLORIZED)
 
 
 def _defaults(module) -> dict:
@@ -60,9 +61,13 @@ def test_depth_launch_gets_only_arguments_it_declares():
     # Through depth.launch.py's own mapping: the node's namespace, topics and parameters.
     values = dict(_defaults(depth), **args)
     node = depth.node_arguments(values, str(REPO_ROOT))
-    assert node['namespace'] == '/kitti/camera_color_left'
-    assert ('image', 'image_raw') in node['remappings']
-    assert ('camera_info', 'camera_info') in node['remappings']
+    assert node['namespace'] == topics.KITTI_LEFT_COLOUR == '/kitti/camera_color_left'
+    assert (topics.IMAGE, topics.KITTI_IMAGE) in node['remappings']
+    assert (topics.CAMERA_INFO, topics.CAMERA_INFO) in node['remappings']
+    # The launch file writes the names out (it imports nothing of the package): as msgs.topics.
+    assert (kitti.CAMERA_NAMESPACE, kitti.IMAGE_TOPIC, kitti.CAMERA_INFO_TOPIC,
+            kitti.VELODYNE_TOPIC) == (topics.KITTI_LEFT_COLOUR, topics.KITTI_IMAGE,
+                                      topics.CAMERA_INFO, topics.KITTI_VELODYNE)
     NodeConfig.from_parameters(node['parameters'][1], check_model_file=False)
     for path in node['parameters'][:1]:
         assert Path(path).is_file(), path
@@ -85,12 +90,12 @@ def test_evaluate_starts_the_evaluation_node_beside_the_depth_node():
     # camera_info (the crop's pixels), and the bag's Velodyne.
     depth_node = depth.node_arguments(dict(_defaults(depth), **kitti.depth_launch_arguments(
         values, str(REPO_ROOT))), str(REPO_ROOT), environ={})
-    assert node['namespace'] == depth_node['namespace'] == kitti.CAMERA_NAMESPACE
+    assert node['namespace'] == depth_node['namespace'] == topics.KITTI_LEFT_COLOUR
     remappings = dict(node['remappings'])
-    assert remappings == {eval_config.TOPIC_CAMERA_INFO: dict(depth_node['remappings'])[
-        'camera_info'], eval_config.TOPIC_LIDAR: '/kitti/velodyne_points'}
+    assert remappings == {topics.CAMERA_INFO: dict(depth_node['remappings'])[
+        topics.CAMERA_INFO], topics.LIDAR: topics.KITTI_VELODYNE}
     assert set(remappings) <= set(eval_config.INPUT_TOPICS)
-    assert {eval_config.TOPIC_DEPTH, eval_config.TOPIC_DEPTH_INFO} <= set(NODE_OUTPUTS)
+    assert {topics.DEPTH, topics.DEPTH_INFO} <= set(NODE_OUTPUTS)
     config_file, overrides = node['parameters']
     assert config_file == str(REPO_ROOT / 'config' / 'lidar_eval_kitti.yaml')
     assert overrides == {'use_sim_time': True}
@@ -151,15 +156,15 @@ def test_rviz_view_shows_the_node_outputs_and_the_velodyne():
     kitti = load_launch_module(KITTI)
     view = yaml.safe_load(Path(kitti.rviz_config(str(REPO_ROOT))).read_text(encoding='utf-8'))
     displays = view['Visualization Manager']['Displays']
-    topics = {d['Topic']['Value']: d for d in displays if 'Topic' in d}
-    namespace = kitti.CAMERA_NAMESPACE
-    for relative in ('points', 'depth/colorized'):
-        assert f'{namespace}/{relative}' in topics, relative
+    shown = {d['Topic']['Value']: d for d in displays if 'Topic' in d}
+    namespace = topics.KITTI_LEFT_COLOUR
+    for relative in (topics.POINTS, topics.COLORIZED):
+        assert f'{namespace}/{relative}' in shown, relative
         assert relative in NODE_OUTPUTS
-    assert f'{namespace}/{kitti.IMAGE_TOPIC}' in topics
-    assert '/kitti/velodyne_points' in topics
+    assert f'{namespace}/{topics.KITTI_IMAGE}' in shown
+    assert topics.KITTI_VELODYNE in shown
     # The node's outputs are reliable by default; the camera's input may be best effort.
-    assert topics[f'{namespace}/points']['Topic']['Reliability Policy'] == 'Reliable'
+    assert shown[f'{namespace}/{topics.POINTS}']['Topic']['Reliability Policy'] == 'Reliable'
     assert view['Visualization Manager']['Global Options']['Fixed Frame'] == 'base_link'
 
 

@@ -40,10 +40,13 @@ ALLOWED = {
     'model': {'core', 'model'},
     'data': {'core', 'data'},
     'inference': {'core', 'model', 'inference'},
+    'pipeline': {'core', 'model', 'msgs', 'inference', 'pipeline'},
     'train': {'core', 'model', 'data', 'train', 'evaluation'},
     'evaluation': {'core', 'model', 'data', 'evaluation'},
-    'tools': {'core', 'model', 'data', 'msgs', 'inference', 'train', 'evaluation', 'tools'},
-    'ros': {'core', 'model', 'data', 'msgs', 'inference', 'train', 'evaluation', 'tools', 'ros'},
+    'tools': {'core', 'model', 'data', 'msgs', 'inference', 'pipeline', 'train', 'evaluation',
+              'tools'},
+    'ros': {'core', 'model', 'data', 'msgs', 'inference', 'pipeline', 'train', 'evaluation',
+            'tools', 'ros'},
 }
 #: Third-party packages the core may use: numpy, and OpenCV for resizing.
 CORE_THIRD_PARTY = {'numpy', 'cv2'}

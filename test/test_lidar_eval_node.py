@@ -47,7 +47,8 @@ from msdepth_ros.core.metrics import (average_metrics, compute_metrics, CROPS, M
                                       valid_mask)
 from msdepth_ros.core.synthetic import road_scene
 from msdepth_ros.core.transforms import apply, invert, quaternion_to_matrix, rigid_transform
-from msdepth_ros.ros.conversions import numpy_to_image
+from msdepth_ros.msgs import writers
+from msdepth_ros.ros.conversions import RCLPY_TYPES
 from msdepth_ros.ros.eval_config import METRICS_LAYOUT
 import numpy as np
 import pytest
@@ -231,7 +232,7 @@ def _send(client, seed: int, cloud: PointCloud2 | bool | None = True, camera_inf
             cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, WIDTH, HEIGHT, stamp, CAMERA_FRAME))
         _status_with(client, lambda s: s['evaluation crop camera'] == f'{WIDTH}x{HEIGHT}',
                      'the camera intrinsics of the crop')
-    header_image = image if image is not None else numpy_to_image(depth, '32FC1')
+    header_image = image if image is not None else writers.image(RCLPY_TYPES, depth, '32FC1')
     header_image.header.stamp.sec, header_image.header.stamp.nanosec = stamp
     header_image.header.frame_id = CAMERA_FRAME
     # The image first: the pairing takes either order.
@@ -315,10 +316,10 @@ def test_bad_input_is_counted_and_the_evaluation_carries_on(system):
     assert lines and 'expected (1 rows of' in lines[0] and '[pointcloud]' in lines[0], node.log()
     # A colour image on the depth topic; a depth image whose camera info is of another size; a
     # depth image whose camera info never comes (the next frame's comes instead).
-    _send(client, seed=4, cloud=None, image=numpy_to_image(
-        np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8'))
-    _send(client, seed=4, cloud=None, image=numpy_to_image(np.ones((4, 4), np.float32),
-                                                           '32FC1'))
+    _send(client, seed=4, cloud=None,
+          image=writers.image(RCLPY_TYPES, np.zeros((HEIGHT, WIDTH, 3), np.uint8), 'rgb8'))
+    _send(client, seed=4, cloud=None,
+          image=writers.image(RCLPY_TYPES, np.ones((4, 4), np.float32), '32FC1'))
     _send(client, seed=4, cloud=None, depth_info=False)
     depth, grid, scene, points = _send(client, seed=4)
     state['scored'].append(_expected(depth, grid, scene.intrinsics, points))

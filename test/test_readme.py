@@ -20,6 +20,7 @@ import re
 import shlex
 
 from launch_checks import load_launch_module
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros import eval_config
 from msdepth_ros.ros.config import PARAMETERS
 import pytest
@@ -89,7 +90,7 @@ def test_every_evaluation_parameter_is_documented_with_its_type_and_default(spec
 def test_every_documented_evaluation_parameter_exists_and_the_metrics_layout_is_spelled():
     assert set(_table_rows('evaluation parameter')) == set(eval_config.PARAMETERS_BY_NAME)
     assert ', '.join(eval_config.METRICS_LAYOUT[:-1]) + ' (NaN without points), points' in README
-    assert f'`{eval_config.TOPIC_METRICS}` (out)' in README
+    assert f'`{topics.METRICS}` (out)' in README
 
 
 def test_every_launch_argument_of_depth_launch_is_documented():
@@ -159,7 +160,6 @@ def test_every_command_runs_a_tool_where_it_is_installed():
 
 def _node_points_topic(words: list[str]) -> str:
     """Resolve the ``points`` topic of the depth node that a ros2 launch or run command starts."""
-    from msdepth_ros.ros.config import TOPIC_POINTS
     if words[:4] == ['ros2', 'launch', 'msdepth_ros', 'depth.launch.py']:
         module = load_launch_module(REPO_ROOT / 'launch' / 'depth.launch.py')
         values = {name: default for name, (default, _) in module.ARGUMENTS.items()}
@@ -174,7 +174,7 @@ def _node_points_topic(words: list[str]) -> str:
         remaps = [words[i + 1] for i, w in enumerate(words) if w in ('-r', '--remap')]
         remappings = dict(r.split(':=', 1) for r in remaps)
         namespace = remappings.pop('__ns', '')
-    topic = remappings.get(TOPIC_POINTS, TOPIC_POINTS)
+    topic = remappings.get(topics.POINTS, topics.POINTS)
     if topic.startswith('/'):
         return topic
     return '/'.join(['', *[p for p in namespace.split('/') if p], topic])

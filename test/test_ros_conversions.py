@@ -27,10 +27,10 @@ import sys
 import cv2
 from hypothesis import given, settings, strategies as st
 from msdepth_ros.core.intrinsics import Intrinsics
-from msdepth_ros.ros.conversions import (camera_info_to_intrinsics, compressed_to_rgb,
-                                         ConversionError, image_to_numpy, image_to_rgb,
-                                         intrinsics_to_camera_info, numpy_to_image, pack_rgb,
-                                         points_to_pointcloud2)
+from msdepth_ros.msgs import writers
+from msdepth_ros.msgs.images import (camera_info_to_intrinsics, ConversionError, image_to_numpy,
+                                     image_to_rgb, pack_rgb)
+from msdepth_ros.ros.conversions import compressed_to_rgb, RCLPY_TYPES
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -108,7 +108,7 @@ def test_numpy_to_image_round_trip(encoding):
     pixels = _pixels(encoding, 4, 6, seed=1)
     header = Header(frame_id='cam')
     header.stamp.sec = 12
-    msg = numpy_to_image(pixels, encoding, header)
+    msg = writers.image(RCLPY_TYPES, pixels, encoding, header)
     _, channels = LAYOUTS[encoding]
     assert (msg.height, msg.width, msg.encoding) == (4, 6, encoding)
     assert msg.step == 6 * channels * pixels.dtype.itemsize
@@ -120,7 +120,7 @@ def test_numpy_to_image_round_trip(encoding):
 
 def test_numpy_to_image_accepts_views_and_other_byte_orders():
     base = _pixels('32FC1', 6, 8)
-    msg = numpy_to_image(base[::2, 1:].astype('>f4'), '32FC1')
+    msg = writers.image(RCLPY_TYPES, base[::2, 1:].astype('>f4'), '32FC1')
     np.testing.assert_array_equal(image_to_numpy(msg), base[::2, 1:])
 
 
@@ -132,7 +132,7 @@ def test_numpy_to_image_accepts_views_and_other_byte_orders():
 ])
 def test_numpy_to_image_refuses_arrays_of_another_layout(pixels, encoding):
     with pytest.raises(ConversionError) as info:
-        numpy_to_image(pixels, encoding)
+        writers.image(RCLPY_TYPES, pixels, encoding)
     assert info.value.kind == 'encoding'
 
 
@@ -283,7 +283,7 @@ def test_depth_camera_info_describes_a_rectified_image():
     intr = Intrinsics(90.5, 91.0, 70.25, 13.5, 142, 27)
     header = Header(frame_id='cam_optical')
     header.stamp.sec, header.stamp.nanosec = 5, 7
-    msg = intrinsics_to_camera_info(intr, header)
+    msg = writers.intrinsics_camera_info(RCLPY_TYPES, intr, header)
     assert (msg.width, msg.height) == (142, 27)
     assert (msg.header.frame_id, msg.header.stamp.sec, msg.header.stamp.nanosec) == (
         'cam_optical', 5, 7)
@@ -317,7 +317,7 @@ def test_pointcloud2_layout_read_back_with_an_independent_dtype(with_rgb):
     rgb = rng.integers(0, 256, (4, 6, 3)).astype(np.uint8) if with_rgb else None
     header = Header(frame_id='cam_optical')
     header.stamp.sec = 9
-    msg = points_to_pointcloud2(points, header, rgb)
+    msg = writers.organized_pointcloud(RCLPY_TYPES, points, header, rgb)
     step = 32 if with_rgb else 16
     assert (msg.height, msg.width, msg.point_step, msg.row_step) == (4, 6, step, 6 * step)
     assert msg.is_dense is False and msg.is_bigendian == (sys.byteorder == 'big')
@@ -344,6 +344,7 @@ def test_pack_rgb_is_0x00rrggbb_as_float_bits():
 
 def test_pointcloud2_refuses_bad_shapes():
     with pytest.raises(ValueError, match='H x W x 3'):
-        points_to_pointcloud2(np.zeros((4, 3), np.float32))
+        writers.organized_pointcloud(RCLPY_TYPES, np.zeros((4, 3), np.float32))
     with pytest.raises(ValueError, match='colours must be 2 x 2 x 3'):
-        points_to_pointcloud2(np.zeros((2, 2, 3), np.float32), rgb=np.zeros((2, 3, 3), np.uint8))
+        writers.organized_pointcloud(RCLPY_TYPES, np.zeros((2, 2, 3), np.float32),
+                                     rgb=np.zeros((2, 3, 3), np.uint8))

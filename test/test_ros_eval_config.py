@@ -27,10 +27,10 @@ from conftest import REPO_ROOT
 from msdepth_ros.core.metrics import (CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M, METRIC_NAMES,
                                       NYU_MAX_DEPTH_M)
 from msdepth_ros.core.transforms import matrix_to_quaternion
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros.config import ConfigError
 from msdepth_ros.ros.eval_config import (EvalConfig, INPUT_TOPICS, METRICS_LAYOUT, NODE_NAME,
-                                         PARAMETERS, PARAMETERS_BY_NAME, TOPIC_CAMERA_INFO,
-                                         TOPIC_LIDAR)
+                                         PARAMETERS, PARAMETERS_BY_NAME)
 import numpy as np
 import pytest
 import yaml
@@ -53,7 +53,7 @@ def test_table_and_config_have_the_same_names_and_the_depth_node_none_of_them():
         assert spec.description.endswith('.') and spec.type_name, spec.name
     assert {spec.name for spec in PARAMETERS if not spec.read_only} == RUN_TIME
     assert PARAMETERS_BY_NAME['eval_crop'].choices == ('none',) + tuple(sorted(CROPS))
-    assert TOPIC_LIDAR == 'lidar_points' and TOPIC_CAMERA_INFO in INPUT_TOPICS
+    assert topics.LIDAR == 'lidar_points' and topics.CAMERA_INFO in INPUT_TOPICS
     assert METRICS_LAYOUT == (*METRIC_NAMES, 'points')
 
 

@@ -28,8 +28,9 @@ from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import CROPS
 from msdepth_ros.core.online_eval import frame_metrics
+from msdepth_ros.msgs import writers
 from msdepth_ros.msgs.images import ConversionError
-from msdepth_ros.ros.conversions import numpy_to_image
+from msdepth_ros.ros.conversions import RCLPY_TYPES
 from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO_SCAN,
                                          EVAL_NO_TRANSFORM, EVAL_SCAN_TOO_FAR, EVAL_SCANS,
                                          FrameStats)
@@ -236,16 +237,16 @@ def test_depth_pairing_pairs_equal_stamps_newest_only():
 
 def test_depth_images_are_read_in_metres_with_nan_invalid():
     metres = np.array([[1.5, 0.0], [np.inf, -2.0]], np.float32)
-    read = depth_metres(numpy_to_image(metres, '32FC1'))
+    read = depth_metres(writers.image(RCLPY_TYPES, metres, '32FC1'))
     np.testing.assert_array_equal(read, [[1.5, np.nan], [np.nan, np.nan]])
     millimetres = np.array([[1500, 0], [65535, 7]], np.uint16)
-    read = depth_metres(numpy_to_image(millimetres, '16UC1'))
+    read = depth_metres(writers.image(RCLPY_TYPES, millimetres, '16UC1'))
     np.testing.assert_allclose(read, [[1.5, np.nan], [65.535, 0.007]], rtol=1e-6)
     assert read.dtype == np.float32
     with pytest.raises(ConversionError, match="'rgb8' is not a depth encoding") as caught:
-        depth_metres(numpy_to_image(np.zeros((2, 2, 3), np.uint8), 'rgb8'))
+        depth_metres(writers.image(RCLPY_TYPES, np.zeros((2, 2, 3), np.uint8), 'rgb8'))
     assert caught.value.kind == 'encoding'
-    truncated = numpy_to_image(metres, '32FC1')
+    truncated = writers.image(RCLPY_TYPES, metres, '32FC1')
     truncated.data = truncated.data[:-1]
     with pytest.raises(ConversionError, match='truncated'):
         depth_metres(truncated)

@@ -33,23 +33,16 @@ from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
 from msdepth_ros.core.presets import Preset, PRESETS
 from msdepth_ros.inference.backend import BACKEND_NAMES, options_for
 from msdepth_ros.inference.devices import MEMORY_PATHS
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros.param_table import ConfigError, param, ParameterSet, ParamSpec
 
-# -- topics (relative, so that a namespace gives one node per camera) -----------------------------
-
-TOPIC_IMAGE = 'image'
-TOPIC_IMAGE_COMPRESSED = 'image/compressed'
-TOPIC_CAMERA_INFO = 'camera_info'
-TOPIC_DEPTH = 'depth/image'
-TOPIC_DEPTH_INFO = 'depth/camera_info'
-TOPIC_POINTS = 'points'
-TOPIC_COLORIZED = 'depth/colorized'
-TOPIC_DIAGNOSTICS = '/diagnostics'
+# -- topics (``msgs.topics``; relative, so that a namespace gives one node per camera) -----------
 
 #: Topics the node subscribes to (which one of the two images depends on ``input_compressed``).
-INPUT_TOPICS = (TOPIC_IMAGE, TOPIC_IMAGE_COMPRESSED, TOPIC_CAMERA_INFO)
+INPUT_TOPICS = (topics.IMAGE, topics.IMAGE_COMPRESSED, topics.CAMERA_INFO)
 #: Topics the node publishes.
-OUTPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_POINTS, TOPIC_COLORIZED, TOPIC_DIAGNOSTICS)
+OUTPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS, topics.COLORIZED,
+                 topics.DIAGNOSTICS)
 
 #: Model files the backends load: checkpoints, ONNX, TensorRT engines.
 MODEL_SUFFIXES = ('.pt', '.onnx', '.engine', '.plan')
@@ -84,116 +77,89 @@ class NodeConfig(ParameterSet):
         "(.engine, .plan). Empty: the package's demo model (share/msdepth_ros/models/"
         f'{DEMO_MODEL_NAME}), trained on synthetic streets only: a demonstration, not for '
         'real cameras.')
-    backend: str = param(
-        'auto', 'Inference backend; auto picks by model file: a .onnx on '
-        'TensorRT where it imports and a GPU is present, else on ONNX Runtime (best '
-        'provider); a .pt on PyTorch (CUDA when present); an engine on TensorRT.',
-        choices=_BACKENDS)
-    preset: str = param(
-        'auto', "Geometry preset the model must have been trained with; 'auto' "
-        'accepts the one stored in the model file.', choices=_PRESETS)
-    upsample: int = param(
-        1, 'Integer upsampling of the network output (bilinear in log '
-        'depth); the depth image and its camera info follow.', min_value=1, max_value=8)
-    metric_scaling: bool = param(
-        True, 'Scale depth by f_camera / f_training so that cameras '
-        'with another focal length than the training data get metric depth.')
-    precision: str = param(
-        'auto', "Arithmetic of the torch and tensorrt backends: 'auto' "
-        '(torch: fp32; tensorrt: that of the ONNX file, fp16 on DLA), fp32 or fp16 (GPU '
-        'only). ONNX Runtime runs the precision of its ONNX file.',
-        choices=('auto', 'fp32', 'fp16'))
-    threads: int = param(
-        0, 'CPU threads of the torch and onnxruntime backends; 0: the '
-        "library's default.", min_value=0, max_value=256)
-    device_index: int = param(
-        0, 'CUDA device of the GPU backends.', min_value=0,
-        max_value=64)
-    dla_core: int = param(
-        -1, 'tensorrt: run on this DLA core (Jetson), layers DLA cannot run '
-        'fall back to the GPU; -1: GPU only.', min_value=-1, max_value=7)
-    workspace_mib: int = param(
-        1024, 'tensorrt: builder workspace limit in MiB.',
-        min_value=16, max_value=1 << 20)
-    tensorrt_memory: str = param(
-        'auto', 'tensorrt: where the GPU buffers come from: auto '
-        '(PyTorch CUDA where it works, else cuda-python), torch or cuda-python. The '
-        'ready line and /diagnostics show the path in use.', choices=MEMORY_PATHS)
-    engine_cache_dir: str = param(
-        '', "tensorrt (and ONNX Runtime's TensorRT provider): "
-        'folder of the engine cache; empty: $MSDEPTH_ENGINE_CACHE, else '
-        '~/.cache/msdepth_ros/engines.')
-    min_depth_m: float = param(
-        0.0, "Depths below this are invalid (NaN). 0: the preset's "
-        'minimum.', read_only=False, min_value=0.0, max_value=1000.0)
-    max_depth_m: float = param(
-        0.0, "Depths above this are invalid (NaN). 0: the preset's "
-        'maximum.', read_only=False, min_value=0.0, max_value=1000.0)
-    use_camera_info: bool = param(
-        True, 'Take the intrinsics from the camera_info topic (the '
-        'camera_* parameters then only serve until the first camera info arrives); false: '
-        'from the camera_* parameters only.')
-    camera_fx_px: float = param(
-        0.0, 'Fallback intrinsics: focal length x in pixels of '
-        'camera_width x camera_height images; 0 = none.', min_value=0.0, max_value=1e6)
-    camera_fy_px: float = param(
-        0.0, 'Fallback intrinsics: focal length y in pixels.',
-        min_value=0.0, max_value=1e6)
-    camera_cx_px: float = param(
-        0.0, 'Fallback intrinsics: principal point x in pixels (pixel '
-        'centres at integer coordinates).', min_value=-1e6, max_value=1e6)
-    camera_cy_px: float = param(
-        0.0, 'Fallback intrinsics: principal point y in pixels.',
-        min_value=-1e6, max_value=1e6)
-    camera_width: int = param(
-        0, 'Width of the images the fallback intrinsics describe.',
-        min_value=0, max_value=MAX_CAMERA_SIDE_PX)
-    camera_height: int = param(
-        0, 'Height of the images the fallback intrinsics describe.',
-        min_value=0, max_value=MAX_CAMERA_SIDE_PX)
-    input_compressed: bool = param(
-        False, 'Subscribe to image/compressed (sensor_msgs/'
-        'CompressedImage, jpeg or png) instead of image.')
-    input_reliability: str = param(
-        'auto', 'Reliability of the image and camera info '
-        'subscriptions. auto: subscribe once a publisher is found, reliable when every '
-        'publisher is reliable (large frames then arrive on default DDS settings), best '
-        'effort otherwise; re-subscribes when the publishers change.',
-        choices=RELIABILITY_CHOICES)
-    input_qos_depth: int = param(
-        1, 'History depth of the input subscriptions. The node always '
-        'works on the newest frame and drops the others.', min_value=1, max_value=100)
-    output_reliable: bool = param(
-        True, 'Publish outputs reliably (matches every subscriber); '
-        'false: best effort.')
-    output_qos_depth: int = param(
-        1, 'History depth of the output publishers.',
-        min_value=1, max_value=100)
-    skip_unsubscribed: bool = param(
-        True, 'Do no work for outputs that nobody subscribes to, and '
-        'no inference while no output has a subscriber.', read_only=False)
-    publish_points: bool = param(
-        True, 'Publish the organized point cloud on points.',
-        read_only=False)
-    points_rgb: bool = param(
-        False, 'Add the image colour to the point cloud (rgb field, '
-        'point_step 32).', read_only=False)
-    publish_colorized: bool = param(
-        True, 'Publish a colourised depth preview on depth/colorized '
-        '(built only while someone subscribes).', read_only=False)
-    colormap: str = param(
-        'turbo', 'Colour map of depth/colorized.', read_only=False,
-        choices=tuple(COLORMAPS))
-    diagnostics_period_s: float = param(
-        1.0, 'Period of the status on /diagnostics.',
-        min_value=0.1, max_value=60.0)
-    drop_warn_ratio: float = param(
-        0.5, 'Diagnostics warn when more than this fraction of the '
-        'frames of a period were dropped.', read_only=False, min_value=0.0, max_value=1.0)
-    log_throttle_s: float = param(
-        5.0, 'Each kind of bad input is logged at most once per this '
-        'period (the first one at once).', read_only=False, min_value=0.0,
-        max_value=3600.0)
+    backend: str = param('auto', 'Inference backend; auto picks by model file: a .onnx on '
+                         'TensorRT where it imports and a GPU is present, else on ONNX Runtime '
+                         '(best provider); a .pt on PyTorch (CUDA when present); an engine on '
+                         'TensorRT.', choices=_BACKENDS)
+    preset: str = param('auto', "Geometry preset the model must have been trained with; 'auto' "
+                        'accepts the one stored in the model file.', choices=_PRESETS)
+    upsample: int = param(1, 'Integer upsampling of the network output (bilinear in log depth); '
+                          'the depth image and its camera info follow.', min_value=1, max_value=8)
+    metric_scaling: bool = param(True, 'Scale depth by f_camera / f_training so that cameras '
+                                 'with another focal length than the training data get metric '
+                                 'depth.')
+    precision: str = param('auto', "Arithmetic of the torch and tensorrt backends: 'auto' "
+                           '(torch: fp32; tensorrt: that of the ONNX file, fp16 on DLA), fp32 or '
+                           'fp16 (GPU only). ONNX Runtime runs the precision of its ONNX file.',
+                           choices=('auto', 'fp32', 'fp16'))
+    threads: int = param(0, "CPU threads of the torch and onnxruntime backends; 0: the library's "
+                         'default.', min_value=0, max_value=256)
+    device_index: int = param(0, 'CUDA device of the GPU backends.', min_value=0, max_value=64)
+    dla_core: int = param(-1, 'tensorrt: run on this DLA core (Jetson), layers DLA cannot run '
+                          'fall back to the GPU; -1: GPU only.', min_value=-1, max_value=7)
+    workspace_mib: int = param(1024, 'tensorrt: builder workspace limit in MiB.',
+                               min_value=16, max_value=1 << 20)
+    tensorrt_memory: str = param('auto', 'tensorrt: where the GPU buffers come from: auto '
+                                 '(PyTorch CUDA where it works, else cuda-python), torch or '
+                                 'cuda-python. The ready line and /diagnostics show the path in '
+                                 'use.', choices=MEMORY_PATHS)
+    engine_cache_dir: str = param('', "tensorrt (and ONNX Runtime's TensorRT provider): folder "
+                                  'of the engine cache; empty: $MSDEPTH_ENGINE_CACHE, else '
+                                  '~/.cache/msdepth_ros/engines.')
+    min_depth_m: float = param(0.0, "Depths below this are invalid (NaN). 0: the preset's "
+                               'minimum.', read_only=False, min_value=0.0, max_value=1000.0)
+    max_depth_m: float = param(0.0, "Depths above this are invalid (NaN). 0: the preset's "
+                               'maximum.', read_only=False, min_value=0.0, max_value=1000.0)
+    use_camera_info: bool = param(True, 'Take the intrinsics from the camera_info topic (the '
+                                  'camera_* parameters then only serve until the first camera '
+                                  'info arrives); false: from the camera_* parameters only.')
+    camera_fx_px: float = param(0.0, 'Fallback intrinsics: focal length x in pixels of '
+                                'camera_width x camera_height images; 0 = none.',
+                                min_value=0.0, max_value=1e6)
+    camera_fy_px: float = param(0.0, 'Fallback intrinsics: focal length y in pixels.',
+                                min_value=0.0, max_value=1e6)
+    camera_cx_px: float = param(0.0, 'Fallback intrinsics: principal point x in pixels (pixel '
+                                'centres at integer coordinates).', min_value=-1e6, max_value=1e6)
+    camera_cy_px: float = param(0.0, 'Fallback intrinsics: principal point y in pixels.',
+                                min_value=-1e6, max_value=1e6)
+    camera_width: int = param(0, 'Width of the images the fallback intrinsics describe.',
+                              min_value=0, max_value=MAX_CAMERA_SIDE_PX)
+    camera_height: int = param(0, 'Height of the images the fallback intrinsics describe.',
+                               min_value=0, max_value=MAX_CAMERA_SIDE_PX)
+    input_compressed: bool = param(False, 'Subscribe to image/compressed '
+                                   '(sensor_msgs/CompressedImage, jpeg or png) instead of image.')
+    input_reliability: str = param('auto', 'Reliability of the image and camera info '
+                                   'subscriptions. auto: subscribe once a publisher is found, '
+                                   'reliable when every publisher is reliable (large frames then '
+                                   'arrive on default DDS settings), best effort otherwise; '
+                                   're-subscribes when the publishers change.',
+                                   choices=RELIABILITY_CHOICES)
+    input_qos_depth: int = param(1, 'History depth of the input subscriptions. The node always '
+                                 'works on the newest frame and drops the others.',
+                                 min_value=1, max_value=100)
+    output_reliable: bool = param(True, 'Publish outputs reliably (matches every subscriber); '
+                                  'false: best effort.')
+    output_qos_depth: int = param(1, 'History depth of the output publishers.',
+                                  min_value=1, max_value=100)
+    skip_unsubscribed: bool = param(True, 'Do no work for outputs that nobody subscribes to, and '
+                                    'no inference while no output has a subscriber.',
+                                    read_only=False)
+    publish_points: bool = param(True, 'Publish the organized point cloud on points.',
+                                 read_only=False)
+    points_rgb: bool = param(False, 'Add the image colour to the point cloud (rgb field, '
+                             'point_step 32).', read_only=False)
+    publish_colorized: bool = param(True, 'Publish a colourised depth preview on depth/colorized '
+                                    '(built only while someone subscribes).', read_only=False)
+    colormap: str = param('turbo', 'Colour map of depth/colorized.',
+                          read_only=False, choices=tuple(COLORMAPS))
+    diagnostics_period_s: float = param(1.0, 'Period of the status on /diagnostics.',
+                                        min_value=0.1, max_value=60.0)
+    drop_warn_ratio: float = param(0.5, 'Diagnostics warn when more than this fraction of the '
+                                   'frames of a period were dropped.',
+                                   read_only=False, min_value=0.0, max_value=1.0)
+    log_throttle_s: float = param(5.0, 'Each kind of bad input is logged at most once per this '
+                                  'period (the first one at once).',
+                                  read_only=False, min_value=0.0, max_value=3600.0)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any],

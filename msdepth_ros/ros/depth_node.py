@@ -17,7 +17,7 @@ The depth node: camera image (+ camera info) in; depth image, its camera info, p
 
 Plumbing only. Parameters are declared and the model loaded by ``ros.parameters``; the
 subscriptions, publishers, worker thread and status are ``ros.depth_runner.DepthRunner``;
-frames run through ``ros.pipeline.DepthPipeline``; ``main`` is ``ros.node_runtime.run_node``.
+frames run through ``pipeline.depth.DepthPipeline``; ``main`` is ``ros.node_runtime.run_node``.
 The managed (lifecycle) variant is ``ros.managed_node``.
 
 Run: ``ros2 run msdepth_ros depth_node --ros-args -p model:=model.pt -r image:=/camera/image``
@@ -30,7 +30,7 @@ import sys
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
-from msdepth_ros.ros import config as cfgmod
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros.config import ConfigError
 from msdepth_ros.ros.depth_runner import DepthRunner
 from msdepth_ros.ros.node_runtime import (log_changes, publish_status, ready_line, release,
@@ -74,7 +74,7 @@ class DepthNode(Node):
             self.destroy_node()
             raise
         self._pub_diagnostics = self.create_publisher(DiagnosticArray,
-                                                      cfgmod.TOPIC_DIAGNOSTICS, 10)
+                                                      topics.DIAGNOSTICS, 10)
         self.create_timer(self._config.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(ready_line(self._backend, self._runner))

@@ -32,15 +32,15 @@ from typing import Any, Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from msdepth_ros.inference.backend import Backend
-from msdepth_ros.ros import config as cfgmod
+from msdepth_ros.msgs import topics
+from msdepth_ros.msgs.images import camera_info_to_intrinsics, ConversionError, image_to_rgb
+from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
 from msdepth_ros.ros.config import NodeConfig
-from msdepth_ros.ros.conversions import (camera_info_to_intrinsics, compressed_to_rgb,
-                                         ConversionError, image_to_rgb, stamp_seconds)
+from msdepth_ros.ros.conversions import compressed_to_rgb, RCLPY_TYPES, stamp_seconds
 from msdepth_ros.ros.diagnostics import (build_status, COLORIZED, DROPPED_BUSY, FrameStats,
                                          KIND_NO_CAMERA_INFO, LOST_TRANSPORT, PUBLISHED,
                                          RECEIVED, SequenceGaps, SKIPPED_IDLE, ThrottledLog)
 from msdepth_ros.ros.frames import CameraPairing, Frame, LatestSlot, Rejected
-from msdepth_ros.ros.pipeline import DepthPipeline, OutputRequest, PredictionSettings
 from msdepth_ros.ros.qos import MatchedSubscription, output_qos
 import numpy as np
 from rclpy.node import Node
@@ -83,7 +83,7 @@ def image_topics(node: Node) -> tuple[str, str]:
     Remapping ``image`` (``-r image:=/cam/image_raw``) moves both: the compressed topic is the
     resolved image topic plus ``/compressed``.
     """
-    image = node.resolve_topic_name(cfgmod.TOPIC_IMAGE)
+    image = node.resolve_topic_name(topics.IMAGE)
     return image, image.rstrip('/') + '/compressed'
 
 
@@ -110,7 +110,7 @@ class DepthRunner:
         self.config = config
         self._backend = backend
         self._warnings = tuple(warnings)
-        self._pipeline = DepthPipeline(backend)
+        self._pipeline = DepthPipeline(backend, RCLPY_TYPES)
         self.stats = FrameStats()
         self._gaps = SequenceGaps()
         self._log_bad = ThrottledLog(node.get_logger().warning, config.log_throttle_s)
@@ -131,14 +131,14 @@ class DepthRunner:
         self._info_sub: MatchedSubscription | None = None
         if config.use_camera_info:
             self._info_sub = MatchedSubscription(
-                node, CameraInfo, cfgmod.TOPIC_CAMERA_INFO, self._on_camera_info,
+                node, CameraInfo, topics.CAMERA_INFO, self._on_camera_info,
                 config.input_qos_depth, config.input_reliability, log_info)
         self._pairing = CameraPairing(self._info_sub.topic_name if self._info_sub else 'none')
         qos = output_qos(config.output_reliable, config.output_qos_depth)
-        self._pub_depth = node.create_publisher(Image, cfgmod.TOPIC_DEPTH, qos)
-        self._pub_info = node.create_publisher(CameraInfo, cfgmod.TOPIC_DEPTH_INFO, qos)
-        self._pub_points = node.create_publisher(PointCloud2, cfgmod.TOPIC_POINTS, qos)
-        self._pub_colorized = node.create_publisher(Image, cfgmod.TOPIC_COLORIZED, qos)
+        self._pub_depth = node.create_publisher(Image, topics.DEPTH, qos)
+        self._pub_info = node.create_publisher(CameraInfo, topics.DEPTH_INFO, qos)
+        self._pub_points = node.create_publisher(PointCloud2, topics.POINTS, qos)
+        self._pub_colorized = node.create_publisher(Image, topics.COLORIZED, qos)
         self._endpoints: list[Any] = [self._pub_depth, self._pub_info, self._pub_points,
                                       self._pub_colorized]
         self._graph_timer = node.create_timer(GRAPH_CHECK_PERIOD_S, self._match_publishers)

@@ -38,30 +38,23 @@ from typing import Any, Mapping
 from msdepth_ros.core.metrics import (Crop, CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M,
                                       METRIC_NAMES)
 from msdepth_ros.core.transforms import quaternion_to_matrix, rigid_transform
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros.config import RELIABILITY_CHOICES
 from msdepth_ros.ros.param_table import ConfigError, param, ParameterSet, ParamSpec
 import numpy as np
 
 NODE_NAME = 'lidar_eval_node'
 
-# -- topics (relative, so that the node runs in a camera's namespace) -----------------------------
+# -- topics (``msgs.topics``; relative, so that the node runs in a camera's namespace) -----------
 
-#: The depth image to score (32FC1 metres, or 16UC1 millimetres: REP 118) and its camera info.
-TOPIC_DEPTH = 'depth/image'
-TOPIC_DEPTH_INFO = 'depth/camera_info'
-#: The camera's own camera info: the crop's pixels (subscribed only with ``eval_crop``).
-TOPIC_CAMERA_INFO = 'camera_info'
-TOPIC_LIDAR = 'lidar_points'
-TOPIC_TF = '/tf'
-TOPIC_TF_STATIC = '/tf_static'
-#: Per-frame metrics, std_msgs/Float64MultiArray laid out as ``METRICS_LAYOUT``.
-TOPIC_METRICS = 'depth_eval/metrics'
-TOPIC_DIAGNOSTICS = '/diagnostics'
-
-#: Topics the node subscribes to (``camera_info`` only with a crop; TF only from ``tf``).
-INPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_CAMERA_INFO, TOPIC_LIDAR)
-#: Topics the node publishes.
-OUTPUT_TOPICS = (TOPIC_METRICS, TOPIC_DIAGNOSTICS)
+#: Topics the node subscribes to: the depth image to score (32FC1 metres, or 16UC1
+#: millimetres: REP 118) and its camera info, the camera's own camera info (the crop's pixels;
+#: subscribed only with ``eval_crop``), the LIDAR cloud; TF (``/tf_static``, ``/tf``) only from
+#: ``tf``.
+INPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.CAMERA_INFO, topics.LIDAR)
+#: Topics the node publishes: per-frame metrics (std_msgs/Float64MultiArray laid out as
+#: ``METRICS_LAYOUT``) and /diagnostics.
+OUTPUT_TOPICS = (topics.METRICS, topics.DIAGNOSTICS)
 
 #: The elements of each ``depth_eval/metrics`` message, in order: the metrics of
 #: ``core.metrics.METRIC_NAMES``, then the pixels compared. The message's one layout dimension
@@ -97,11 +90,11 @@ class EvalConfig(ParameterSet):
     log throttle.
     """
 
-    eval_transform_source: str = param(
-        'tf', 'The transform camera optical frame <- LIDAR frame '
-        "from 'tf' (/tf_static and /tf, between the depth image's and the cloud's frame "
-        "ids) or from 'parameters' (eval_lidar_*, whatever the frame ids).",
-        choices=TRANSFORM_SOURCES)
+    eval_transform_source: str = param('tf', 'The transform camera optical frame <- LIDAR frame '
+                                       "from 'tf' (/tf_static and /tf, between the depth image's "
+                                       "and the cloud's frame ids) or from 'parameters' "
+                                       '(eval_lidar_*, whatever the frame ids).',
+                                       choices=TRANSFORM_SOURCES)
     eval_lidar_x_m: float = _lidar_position('x')
     eval_lidar_y_m: float = _lidar_position('y')
     eval_lidar_z_m: float = _lidar_position('z')
@@ -109,40 +102,33 @@ class EvalConfig(ParameterSet):
     eval_lidar_qy: float = _lidar_rotation('qy')
     eval_lidar_qz: float = _lidar_rotation('qz')
     eval_lidar_qw: float = _lidar_rotation('qw')
-    eval_tolerance_s: float = param(
-        0.05, 'Largest time between the stamps of a depth image and '
-        'the scan it is scored against; frames without a scan that near are counted, not '
-        'scored.', min_value=0.0, max_value=10.0)
-    eval_min_depth_m: float = param(
-        KITTI_MIN_DEPTH_M, 'LIDAR depths at or below this are not '
-        'scored; predictions are clipped to [min, max].', min_value=0.0, max_value=1000.0)
-    eval_max_depth_m: float = param(
-        KITTI_MAX_DEPTH_M, 'LIDAR depths at or above this are not '
-        "scored (80 m: KITTI's cap).", min_value=0.0, max_value=1000.0)
-    eval_crop: str = param(
-        'none', 'Evaluation crop (core.metrics.CROPS) in camera pixels: '
-        "fractions of the camera image (the camera's camera_info, subscribed only with a "
-        'crop), not of the depth image.', choices=_CROPS)
-    eval_window: int = param(
-        20, 'The recent means cover this many of the latest scored '
-        'frames.', min_value=1, max_value=10000)
-    eval_scan_buffer: int = param(
-        5, 'Only the newest this many LIDAR scans are kept to match '
-        'depth images against.', min_value=1, max_value=100)
-    eval_warn_no_transform: bool = param(
-        True, 'Log a warning (throttled by log_throttle_s) '
-        'while no transform camera <- LIDAR is available.', read_only=False)
-    input_reliability: str = param(
-        'auto', 'Reliability of the depth image and camera info '
-        'subscriptions. auto: subscribe once a publisher is found, reliable when every '
-        'publisher is reliable, best effort otherwise.', choices=RELIABILITY_CHOICES)
-    diagnostics_period_s: float = param(
-        1.0, 'Period of the status on /diagnostics.',
-        min_value=0.1, max_value=60.0)
-    log_throttle_s: float = param(
-        5.0, 'Each kind of bad input is logged at most once per this '
-        'period (the first one at once).', read_only=False, min_value=0.0,
-        max_value=3600.0)
+    eval_tolerance_s: float = param(0.05, 'Largest time between the stamps of a depth image and '
+                                    'the scan it is scored against; frames without a scan that '
+                                    'near are counted, not scored.', min_value=0.0, max_value=10.0)
+    eval_min_depth_m: float = param(KITTI_MIN_DEPTH_M, 'LIDAR depths at or below this are not '
+                                    'scored; predictions are clipped to [min, max].',
+                                    min_value=0.0, max_value=1000.0)
+    eval_max_depth_m: float = param(KITTI_MAX_DEPTH_M, 'LIDAR depths at or above this are not '
+                                    "scored (80 m: KITTI's cap).", min_value=0.0, max_value=1000.0)
+    eval_crop: str = param('none', 'Evaluation crop (core.metrics.CROPS) in camera pixels: '
+                           "fractions of the camera image (the camera's camera_info, subscribed "
+                           'only with a crop), not of the depth image.', choices=_CROPS)
+    eval_window: int = param(20, 'The recent means cover this many of the latest scored frames.',
+                             min_value=1, max_value=10000)
+    eval_scan_buffer: int = param(5, 'Only the newest this many LIDAR scans are kept to match '
+                                  'depth images against.', min_value=1, max_value=100)
+    eval_warn_no_transform: bool = param(True, 'Log a warning (throttled by log_throttle_s) '
+                                         'while no transform camera <- LIDAR is available.',
+                                         read_only=False)
+    input_reliability: str = param('auto', 'Reliability of the depth image and camera info '
+                                   'subscriptions. auto: subscribe once a publisher is found, '
+                                   'reliable when every publisher is reliable, best effort '
+                                   'otherwise.', choices=RELIABILITY_CHOICES)
+    diagnostics_period_s: float = param(1.0, 'Period of the status on /diagnostics.',
+                                        min_value=0.1, max_value=60.0)
+    log_throttle_s: float = param(5.0, 'Each kind of bad input is logged at most once per this '
+                                  'period (the first one at once).',
+                                  read_only=False, min_value=0.0, max_value=3600.0)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any]) -> EvalConfig:

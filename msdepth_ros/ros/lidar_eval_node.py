@@ -36,8 +36,8 @@ import sys
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
+from msdepth_ros.msgs import topics
 from msdepth_ros.msgs.images import camera_info_to_intrinsics, ConversionError
-from msdepth_ros.ros import eval_config as ecfg
 from msdepth_ros.ros.config import ConfigError
 from msdepth_ros.ros.conversions import stamp_seconds
 from msdepth_ros.ros.diagnostics import (EVAL_DEPTH, EVAL_NO_CAMERA, EVAL_NO_DEPTH_INFO,
@@ -129,34 +129,34 @@ class LidarEvalNode(Node):
         self._log_bad = ThrottledLog(self.get_logger().warning, config.log_throttle_s)
         self._pairing: DepthPairing[Any, Any] = DepthPairing()
         self._camera = None
-        self._pub_metrics = self.create_publisher(Float64MultiArray, ecfg.TOPIC_METRICS,
+        self._pub_metrics = self.create_publisher(Float64MultiArray, topics.METRICS,
                                                   output_qos(True, METRICS_QOS_DEPTH))
         self._evaluator = LidarEvaluator(config, lambda: self.config, self.stats, self._reject,
                                          self._log_bad, self._publish_score)
         log_info = self.get_logger().info
-        self._depth_sub = MatchedSubscription(self, Image, ecfg.TOPIC_DEPTH, self._on_depth,
+        self._depth_sub = MatchedSubscription(self, Image, topics.DEPTH, self._on_depth,
                                               INPUT_DEPTH, config.input_reliability, log_info)
         self._subs = [self._depth_sub, MatchedSubscription(
-            self, CameraInfo, ecfg.TOPIC_DEPTH_INFO, self._on_depth_info, INPUT_DEPTH,
+            self, CameraInfo, topics.DEPTH_INFO, self._on_depth_info, INPUT_DEPTH,
             config.input_reliability, log_info)]
         self._camera_topic = None
         if config.crop is not None:
-            camera_sub = MatchedSubscription(self, CameraInfo, ecfg.TOPIC_CAMERA_INFO,
+            camera_sub = MatchedSubscription(self, CameraInfo, topics.CAMERA_INFO,
                                              self._on_camera_info, 1, config.input_reliability,
                                              log_info)
             self._subs.append(camera_sub)
             self._camera_topic = camera_sub.topic_name
         self._lidar_topic = self.create_subscription(
-            PointCloud2, ecfg.TOPIC_LIDAR, self._evaluator.add_cloud,
+            PointCloud2, topics.LIDAR, self._evaluator.add_cloud,
             lidar_qos(config.eval_scan_buffer)).topic_name
         if config.eval_transform_source == 'tf':
             from tf2_msgs.msg import TFMessage  # checked by load_config
-            for topic, static in ((ecfg.TOPIC_TF_STATIC, True), (ecfg.TOPIC_TF, False)):
+            for topic, static in ((topics.TF_STATIC, True), (topics.TF, False)):
                 self.create_subscription(TFMessage, topic, self._evaluator.add_tf,
                                          tf_qos(static))
         self.create_timer(GRAPH_CHECK_PERIOD_S, self._match_publishers)
         self._match_publishers()
-        self._pub_diagnostics = self.create_publisher(DiagnosticArray, ecfg.TOPIC_DIAGNOSTICS,
+        self._pub_diagnostics = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS,
                                                       10)
         self.create_timer(config.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -246,7 +246,7 @@ class LidarEvalNode(Node):
 
     def _transform_source(self) -> str:
         return ('parameters' if self.config.eval_transform_source == 'parameters'
-                else f'{ecfg.TOPIC_TF_STATIC}, {ecfg.TOPIC_TF}')
+                else f'{topics.TF_STATIC}, {topics.TF}')
 
     def _status(self) -> Any:
         config = self.config

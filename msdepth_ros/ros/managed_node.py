@@ -37,7 +37,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from msdepth_ros.inference.backend import Backend
-from msdepth_ros.ros import config as cfgmod
+from msdepth_ros.msgs import topics
 from msdepth_ros.ros.config import ConfigError, NodeConfig, PARAMETERS_BY_NAME
 from msdepth_ros.ros.depth_runner import DepthRunner
 from msdepth_ros.ros.node_runtime import (log_changes, publish_status, ready_line, release,
@@ -74,7 +74,7 @@ class ManagedDepthNode(LifecycleNode):
         self._values = declare_parameters(self, read_only=False)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray,
-                                                      cfgmod.TOPIC_DIAGNOSTICS, 10)
+                                                      topics.DIAGNOSTICS, 10)
         # Its range is enforced by the parameter's descriptor.
         self.create_timer(float(self._values['diagnostics_period_s']),
                           self._publish_diagnostics)

@@ -51,22 +51,18 @@ from msdepth_ros.data.base import DepthDataset, DepthSample, write_atomically
 from msdepth_ros.evaluation.evaluate import (depth_image_prediction, EvalProtocol, EvalReport,
                                              evaluate, PredictedDepth)
 from msdepth_ros.evaluation.report import format_report, report_dict
+from msdepth_ros.msgs import topics, writers
 from msdepth_ros.msgs.images import camera_info_to_intrinsics
 from msdepth_ros.msgs.readers import MessageError, pointcloud2_fields, tree_from_tf_messages
-from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, camera_info_message, header,
-                                    image_message, image_rgb, open_reader,
-                                    organized_pointcloud_message, run_reporting_errors,
-                                    stamp_ns, STORAGES)
+from msdepth_ros.msgs.writers import stamp_ns
+from msdepth_ros.tools.bags import (bag_qos, bag_types, BagError, BagOutput, image_rgb,
+                                    open_reader, run_reporting_errors, STORAGES)
 import numpy as np
 
 PROG = 'msdepth-bag-infer'
-DEFAULT_IMAGE_TOPIC = '/kitti/camera_color_left/image_raw'
-DEFAULT_VELODYNE_TOPIC = '/kitti/velodyne_points'
-TF_STATIC_TOPIC = '/tf_static'
-#: The node's output topics, relative to the camera's namespace (ros/config.py).
-DEPTH_TOPIC = 'depth/image'
-DEPTH_INFO_TOPIC = 'depth/camera_info'
-POINTS_TOPIC = 'points'
+DEFAULT_IMAGE_TOPIC = f'{topics.KITTI_LEFT_COLOUR}/{topics.KITTI_IMAGE}'
+#: The node's output topics, relative to the camera's namespace.
+OUTPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS)
 #: The metrics drawn over time in ``metrics.png``.
 PLOTTED_METRICS = ('delta1', 'abs_rel', 'rmse', 'si_log')
 
@@ -118,20 +114,20 @@ class BagIndex:
 
 
 def _topics(reader: Any) -> dict[str, list[Any]]:
-    topics: dict[str, list[Any]] = {}
+    by_topic: dict[str, list[Any]] = {}
     for conn in reader.connections:
-        topics.setdefault(conn.topic, []).append(conn)
-    return topics
+        by_topic.setdefault(conn.topic, []).append(conn)
+    return by_topic
 
 
-def _require(topics: dict[str, list[Any]], bag: Path, topic: str, msgtype: str) -> list[Any]:
-    if topic not in topics:
+def _require(by_topic: dict[str, list[Any]], bag: Path, topic: str, msgtype: str) -> list[Any]:
+    if topic not in by_topic:
         raise InferError(f'{bag}: topic {topic} is not in the bag; it has '
-                         f'{", ".join(sorted(topics)) or "none"}')
-    wrong = [c.msgtype for c in topics[topic] if c.msgtype != msgtype]
+                         f'{", ".join(sorted(by_topic)) or "none"}')
+    wrong = [c.msgtype for c in by_topic[topic] if c.msgtype != msgtype]
     if wrong:
         raise InferError(f'{bag}: topic {topic} is {wrong[0]}, not {msgtype}')
-    return topics[topic]
+    return by_topic[topic]
 
 
 def index_bag(reader: Any, image_conns: list[Any], info_conns: list[Any],
@@ -243,13 +239,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="depths below are invalid (NaN) in the outputs; 0: the preset's")
     model.add_argument('--max-depth-m', type=float, default=0.0,
                        help="depths above are invalid (NaN) in the outputs; 0: the preset's")
-    topics = parser.add_argument_group('topics')
-    topics.add_argument('--image-topic', default=DEFAULT_IMAGE_TOPIC,
-                        help='sensor_msgs/Image topic to run on')
-    topics.add_argument('--camera-info-topic', default=None,
-                        help='its camera info (default: camera_info beside the image topic)')
-    topics.add_argument('--velodyne-topic', default=DEFAULT_VELODYNE_TOPIC,
-                        help='PointCloud2 scans to evaluate against')
+    topic_args = parser.add_argument_group('topics')
+    topic_args.add_argument('--image-topic', default=DEFAULT_IMAGE_TOPIC,
+                            help='sensor_msgs/Image topic to run on')
+    topic_args.add_argument('--camera-info-topic', default=None,
+                            help='its camera info (default: camera_info beside the image topic)')
+    topic_args.add_argument('--velodyne-topic', default=topics.KITTI_VELODYNE,
+                            help='PointCloud2 scans to evaluate against')
     evaluation = parser.add_argument_group('evaluation')
     evaluation.add_argument('--no-eval', action='store_true', help='do not evaluate')
     evaluation.add_argument('--max-scan-offset-ms', type=float, default=50.0,
@@ -279,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.image_topic.startswith('/'):
         args.image_topic = '/' + args.image_topic
     if args.camera_info_topic is None:
-        args.camera_info_topic = f'{camera_namespace(args.image_topic)}/camera_info'
+        args.camera_info_topic = f'{camera_namespace(args.image_topic)}/{topics.CAMERA_INFO}'
     if args.output_dir is None:
         args.output_dir = args.out_bag.with_name(args.out_bag.name + '_eval')
     from msdepth_ros.inference import BackendError
@@ -303,27 +299,26 @@ def _run(args: argparse.Namespace) -> int:
     out.check()
     reader = open_reader(args.in_bag)
     try:
-        topics = _topics(reader)
-        image_conns = _require(topics, args.in_bag, args.image_topic, 'sensor_msgs/msg/Image')
-        info_conns = _require(topics, args.in_bag, args.camera_info_topic,
+        by_topic = _topics(reader)
+        image_conns = _require(by_topic, args.in_bag, args.image_topic, 'sensor_msgs/msg/Image')
+        info_conns = _require(by_topic, args.in_bag, args.camera_info_topic,
                               'sensor_msgs/msg/CameraInfo')
         namespace = camera_namespace(args.image_topic)
-        outputs = {name: f'{namespace}/{name}'
-                   for name in (DEPTH_TOPIC, DEPTH_INFO_TOPIC, POINTS_TOPIC)}
-        taken = sorted(set(outputs.values()) & set(topics))
+        outputs = {name: f'{namespace}/{name}' for name in OUTPUT_TOPICS}
+        taken = sorted(set(outputs.values()) & set(by_topic))
         if taken:
             raise InferError(f'{args.in_bag}: has {", ".join(taken)} already (depth outputs '
                              'of an earlier run?)')
         scan_conns, tf_conns, note = [], [], ''
         if not args.no_eval:
-            scan_conns = [c for c in topics.get(args.velodyne_topic, [])
+            scan_conns = [c for c in by_topic.get(args.velodyne_topic, [])
                           if c.msgtype == 'sensor_msgs/msg/PointCloud2']
-            tf_conns = [c for c in topics.get(TF_STATIC_TOPIC, [])
+            tf_conns = [c for c in by_topic.get(topics.TF_STATIC, [])
                         if c.msgtype == 'tf2_msgs/msg/TFMessage']
             if not scan_conns:
                 note = f'the bag has no PointCloud2 topic {args.velodyne_topic}'
             elif not tf_conns:
-                note = f'the bag has no {TF_STATIC_TOPIC}'
+                note = f'the bag has no {topics.TF_STATIC}'
         options = {} if args.preset == 'auto' else {'preset': args.preset}
         backend = load_backend(args.model, args.backend, **options)
         try:
@@ -399,7 +394,7 @@ class _Run:
                     raise ValueError(f'no scan within {self.args.max_scan_offset_ms:g} ms '
                                      '(--max-scan-offset-ms)')
             except TransformError as exc:
-                reasons.append(f'{TF_STATIC_TOPIC} does not give the camera <- LIDAR transform: '
+                reasons.append(f'{topics.TF_STATIC} does not give the camera <- LIDAR transform: '
                                f'{exc}')
             except ValueError as exc:
                 reasons.append(str(exc))
@@ -415,9 +410,9 @@ class _Run:
         copies = {id(conn): out.copy_connection(conn) for conn in self.reader.connections}
         out_conns = {self.outputs[name]: out.add_connection(self.outputs[name], msgtype,
                                                             bag_qos())
-                     for name, msgtype in ((DEPTH_TOPIC, 'sensor_msgs/msg/Image'),
-                                           (DEPTH_INFO_TOPIC, 'sensor_msgs/msg/CameraInfo'),
-                                           (POINTS_TOPIC, 'sensor_msgs/msg/PointCloud2'))}
+                     for name, msgtype in ((topics.DEPTH, 'sensor_msgs/msg/Image'),
+                                           (topics.DEPTH_INFO, 'sensor_msgs/msg/CameraInfo'),
+                                           (topics.POINTS, 'sensor_msgs/msg/PointCloud2'))}
         frame = 0
         total = sum(c.msgcount for c in self.reader.connections)
         for conn, bag_ns, data in self.progress(self.reader.messages(), total, 'infer'):
@@ -451,15 +446,13 @@ class _Run:
                                np.float32(np.nan)).astype(np.float32)
         if self._rays is None or self._rays[0] != intrinsics:
             self._rays = (intrinsics, pixel_rays(intrinsics))
-        out_header = header(stamp, msg.header.frame_id)
+        types = bag_types()
+        out_header = writers.header(types, stamp, msg.header.frame_id)
         for name, message in (
-                (DEPTH_TOPIC, image_message(depth_m, '32FC1', out_header)),
-                (DEPTH_INFO_TOPIC, camera_info_message(out_header, intrinsics.width,
-                                                       intrinsics.height,
-                                                       intrinsics.k_matrix(),
-                                                       intrinsics.p_matrix())),
-                (POINTS_TOPIC, organized_pointcloud_message(
-                    out_header, backproject(depth_m, intrinsics, rays=self._rays[1])))):
+                (topics.DEPTH, writers.image(types, depth_m, '32FC1', out_header)),
+                (topics.DEPTH_INFO, writers.intrinsics_camera_info(types, intrinsics, out_header)),
+                (topics.POINTS, writers.organized_pointcloud(
+                    types, backproject(depth_m, intrinsics, rays=self._rays[1]), out_header))):
             out.write(out_conns[self.outputs[name]], bag_ns, message)
             self.counts[self.outputs[name]] += 1
         pending = self.pending.get(k)

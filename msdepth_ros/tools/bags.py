@@ -15,8 +15,9 @@
 """
 rosbag2 files for the offline bag tools, through the ``rosbags`` package (no rclpy).
 
-- Messages of the ``ROS2_JAZZY`` typestore built from numpy: headers, ``sensor_msgs/Image``,
-  ``CameraInfo``, ``PointCloud2`` and ``tf2_msgs/TFMessage``; and the colour image of an
+- The ``ROS2_JAZZY`` typestore's message classes for the shared writers (``bag_types`` for
+  ``msgs.writers``: headers, ``sensor_msgs/Image``, ``CameraInfo``, ``PointCloud2``, the same
+  code the depth node publishes with), ``tf2_msgs/TFMessage``, and the colour image of an
   ``Image`` read back.
 - The QoS profiles stored in a bag's metadata (what ``msdepth-replay`` and ``ros2 bag play``
   offer on replay: ``/tf_static`` transient-local, so that it is latched).
@@ -34,8 +35,9 @@ import sys
 from types import TracebackType
 from typing import Any, Callable, Sequence
 
-from msdepth_ros.msgs.images import (ENCODINGS, image_to_rgb, NATIVE_BIG_ENDIAN,
-                                     organized_cloud)
+from msdepth_ros.msgs import writers
+from msdepth_ros.msgs.images import image_to_rgb
+from msdepth_ros.msgs.writers import MessageTypes
 import numpy as np
 
 #: Storage plugins by command-line name.
@@ -87,53 +89,10 @@ def bag_qos(reliable: bool = True, transient_local: bool = False,
 
 # -- messages -------------------------------------------------------------------------------------
 
-def header(stamp_ns: int, frame_id: str) -> Any:
-    """``std_msgs/Header`` of a Unix time in nanoseconds and a frame id."""
-    time_type = message_type('builtin_interfaces/msg/Time')
-    stamp_ns = int(stamp_ns)
-    return message_type('std_msgs/msg/Header')(
-        stamp=time_type(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=frame_id)
-
-
-def stamp_ns(msg_header: Any) -> int:
-    """Return a header's stamp in nanoseconds."""
-    return int(msg_header.stamp.sec) * 10**9 + int(msg_header.stamp.nanosec)
-
-
-#: Encodings ``image_message`` writes (little-endian): element type, channels.
-_ENCODINGS = {name: ('<' + ENCODINGS[name].dtype, ENCODINGS[name].channels)
-              for name in ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8', '32FC1')}
-
-
-def image_message(pixels: np.ndarray, encoding: str, msg_header: Any) -> Any:
-    """
-    ``sensor_msgs/Image`` of an array, rows unpadded, little-endian.
-
-    Parameters
-    ----------
-    pixels:
-        ``H x W x 3`` uint8 (``rgb8``, ``bgr8``), ``H x W x 4`` uint8 (``rgba8``, ``bgra8``),
-        ``H x W`` uint8 (``mono8``) or ``H x W`` float32 metres (``32FC1``).
-    encoding:
-        The image encoding.
-    msg_header:
-        Stamp and frame id (``header``).
-
-    """
-    if encoding not in _ENCODINGS:
-        raise ValueError(f'cannot write {encoding!r} images; writable: {", ".join(_ENCODINGS)}')
-    dtype, channels = _ENCODINGS[encoding]
-    pixels = np.asarray(pixels)
-    if (pixels.shape[2:] != ((channels,) if channels > 1 else ()) or pixels.ndim < 2
-            or (pixels.dtype.kind, pixels.dtype.itemsize) != (np.dtype(dtype).kind,
-                                                              np.dtype(dtype).itemsize)):
-        raise ValueError(f'a {encoding} image needs {channels} channel(s) of '
-                         f'{np.dtype(dtype).name}, got {pixels.dtype} of shape {pixels.shape}')
-    pixels = np.ascontiguousarray(pixels, dtype=dtype)
-    height, width = pixels.shape[:2]
-    return message_type('sensor_msgs/msg/Image')(
-        header=msg_header, height=height, width=width, encoding=encoding, is_bigendian=0,
-        step=width * channels * pixels.dtype.itemsize, data=pixels.reshape(-1).view(np.uint8))
+@lru_cache(maxsize=1)
+def bag_types() -> MessageTypes:
+    """Return the typestore's message classes for the shared writers (``msgs.writers``)."""
+    return MessageTypes.rosbags(typestore())
 
 
 def image_rgb(msg: Any) -> np.ndarray:
@@ -145,89 +104,6 @@ def image_rgb(msg: Any) -> np.ndarray:
     names what is wrong.
     """
     return np.ascontiguousarray(image_to_rgb(msg))
-
-
-def camera_info_message(msg_header: Any, width: int, height: int, k: np.ndarray,
-                        p: np.ndarray) -> Any:
-    """
-    ``sensor_msgs/CameraInfo`` of a rectified image: K, P as given, R identity.
-
-    ``plumb_bob`` with five zero distortion coefficients, no binning, no region of interest.
-    ``k`` is 3x3, ``p`` 3x4 (any shape with 9 and 12 values).
-    """
-    roi = message_type('sensor_msgs/msg/RegionOfInterest')(
-        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
-    return message_type('sensor_msgs/msg/CameraInfo')(
-        header=msg_header, height=int(height), width=int(width), distortion_model='plumb_bob',
-        d=np.zeros(5), k=np.asarray(k, dtype=np.float64).reshape(9),
-        r=np.eye(3).reshape(9), p=np.asarray(p, dtype=np.float64).reshape(12),
-        binning_x=0, binning_y=0, roi=roi)
-
-
-def pointcloud_message(msg_header: Any, values: np.ndarray, names: Sequence[str],
-                       point_step: int = 16, is_dense: bool | None = None) -> Any:
-    """
-    ``sensor_msgs/PointCloud2`` of float32 fields, one point per ``values`` row or pixel.
-
-    Parameters
-    ----------
-    msg_header:
-        Stamp and frame id.
-    values:
-        ``N x K`` (unorganized: height 1) or ``H x W x K`` (organized) float32, one column per
-        name, NaN for invalid points.
-    names:
-        The ``K`` field names (``x``, ``y``, ``z``, ``intensity`` ...), at offsets 0, 4, 8 ...
-    point_step:
-        Bytes per point (at least ``4 K``; padding is zero): 16 as PCL's ``PointXYZ``.
-    is_dense:
-        The flag to set; None: whether every value is finite.
-
-    Returns
-    -------
-    Little-endian, ``row_step = point_step * W``.
-
-    """
-    values = np.asarray(values, dtype=np.float32)
-    if values.ndim == 2:
-        values = values[None]
-    if values.ndim != 3 or values.shape[2] != len(names) or point_step < 4 * len(names) \
-            or point_step % 4:
-        raise ValueError(f'{len(names)} float32 fields in {point_step}-byte points cannot hold '
-                         f'values of shape {values.shape}')
-    height, width = values.shape[:2]
-    cloud = np.zeros((height, width, point_step // 4), dtype='<f4')
-    cloud[..., :len(names)] = values
-    return _pointcloud(msg_header, cloud, [(name, 4 * i) for i, name in enumerate(names)],
-                       point_step, bool(np.isfinite(values).all()) if is_dense is None
-                       else is_dense)
-
-
-def organized_pointcloud_message(msg_header: Any, points: np.ndarray,
-                                 rgb: np.ndarray | None = None) -> Any:
-    """
-    Build the depth node's organized cloud of ``H x W x 3`` points (NaN invalid) for a bag.
-
-    The node's layout (``msgs.images.organized_cloud``): x, y, z float32 at 0, 4, 8,
-    point_step 16; with ``rgb`` (``H x W x 3`` uint8) also ``rgb`` at 16, point_step 32;
-    ``is_dense`` false.
-    """
-    cloud, fields, point_step = organized_cloud(points, rgb)
-    return _pointcloud(msg_header, cloud, fields, point_step, is_dense=False)
-
-
-def _pointcloud(msg_header: Any, cloud: np.ndarray, fields: Sequence[tuple[str, int]],
-                point_step: int, is_dense: bool) -> Any:
-    """PointCloud2 of an ``H x W x point_step / 4`` float32 buffer with float32 ``fields``."""
-    height, width = cloud.shape[:2]
-    field_type = message_type('sensor_msgs/msg/PointField')
-    return message_type('sensor_msgs/msg/PointCloud2')(
-        header=msg_header, height=height, width=width,
-        fields=[field_type(name=name, offset=offset, datatype=field_type.FLOAT32, count=1)
-                for name, offset in fields],
-        is_bigendian=NATIVE_BIG_ENDIAN and cloud.dtype.byteorder == '=', point_step=point_step,
-        row_step=point_step * width, data=np.ascontiguousarray(cloud).reshape(-1).view(np.uint8),
-        is_dense=is_dense)
 
 
 def tf_message(stamp: int, transforms: Sequence[tuple[str, str, np.ndarray]]) -> Any:
@@ -247,7 +123,8 @@ def tf_message(stamp: int, transforms: Sequence[tuple[str, str, np.ndarray]]) ->
     for parent, child, matrix in transforms:
         x, y, z, w = matrix_to_quaternion(matrix[:3, :3])
         tx, ty, tz = (float(v) for v in matrix[:3, 3])
-        out.append(stamped(header=header(stamp, parent), child_frame_id=child,
+        out.append(stamped(header=writers.header(bag_types(), stamp, parent),
+                           child_frame_id=child,
                            transform=transform(translation=vector3(x=tx, y=ty, z=tz),
                                                rotation=quaternion(x=x, y=y, z=z, w=w))))
     return message_type('tf2_msgs/msg/TFMessage')(transforms=out)

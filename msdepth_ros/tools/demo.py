@@ -52,16 +52,18 @@ from msdepth_ros.data.kitti import KittiRawDataset
 from msdepth_ros.data.kitti_writer import SyntheticDriveConfig, write_synthetic_drive
 from msdepth_ros.evaluation.evaluate import (ConstantSource, depth_image_prediction, EvalProtocol,
                                              evaluate, PredictedDepth)
+from msdepth_ros.msgs import topics
 from msdepth_ros.msgs.readers import pointcloud2_fields
+from msdepth_ros.msgs.writers import stamp_ns
 from msdepth_ros.tools.demo_plots import plot_grid, real_kitti_frame, shared_data_dir
 import numpy as np
 
-NAMESPACE = '/kitti/camera_color_left'
-IMAGE_TOPIC = f'{NAMESPACE}/image_raw'
-DEPTH_TOPIC = f'{NAMESPACE}/depth/image'
-DEPTH_INFO_TOPIC = f'{NAMESPACE}/depth/camera_info'
-POINTS_TOPIC = f'{NAMESPACE}/points'
-RECORDED_TOPICS = (IMAGE_TOPIC, DEPTH_TOPIC, DEPTH_INFO_TOPIC, POINTS_TOPIC, '/diagnostics')
+NAMESPACE = topics.KITTI_LEFT_COLOUR
+IMAGE_TOPIC = f'{NAMESPACE}/{topics.KITTI_IMAGE}'
+DEPTH_TOPIC = f'{NAMESPACE}/{topics.DEPTH}'
+DEPTH_INFO_TOPIC = f'{NAMESPACE}/{topics.DEPTH_INFO}'
+POINTS_TOPIC = f'{NAMESPACE}/{topics.POINTS}'
+RECORDED_TOPICS = (IMAGE_TOPIC, DEPTH_TOPIC, DEPTH_INFO_TOPIC, POINTS_TOPIC, topics.DIAGNOSTICS)
 #: Street seed of the demo drive: the demo model's training and evaluation seeds are below
 #: 100000 (models/README.md), so this street is new to it.
 DEMO_SEED = 424242
@@ -181,10 +183,6 @@ class Recording:
     diagnostics: list[dict[str, str]]             # key-values of the depth status, in order
 
 
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 10**9 + int(header.stamp.nanosec)
-
-
 def _image_array(msg: Any, dtype: str) -> np.ndarray:
     """Rows of a ``sensor_msgs/Image`` as an array (padding in ``step`` dropped)."""
     order = '>' if msg.is_bigendian else '<'
@@ -210,17 +208,17 @@ def read_recording(bag: Path) -> Recording:
             msg = reader.deserialize(data, conn.msgtype)
             if conn.topic == IMAGE_TOPIC:
                 pixels = _image_array(msg, 'u1')
-                rec.images[_stamp_ns(msg.header)] = (received_ns,
-                                                     hashlib.sha1(pixels.tobytes()).digest())
+                rec.images[stamp_ns(msg.header)] = (received_ns,
+                                                    hashlib.sha1(pixels.tobytes()).digest())
             elif conn.topic == DEPTH_TOPIC:
-                rec.depths[_stamp_ns(msg.header)] = (received_ns,
-                                                     _image_array(msg, 'f4').astype(np.float32))
+                rec.depths[stamp_ns(msg.header)] = (received_ns,
+                                                    _image_array(msg, 'f4').astype(np.float32))
             elif conn.topic == DEPTH_INFO_TOPIC:
-                rec.depth_infos[_stamp_ns(msg.header)] = Intrinsics.from_camera_info(
+                rec.depth_infos[stamp_ns(msg.header)] = Intrinsics.from_camera_info(
                     msg.k, msg.p, int(msg.width), int(msg.height))
             elif conn.topic == POINTS_TOPIC:
-                rec.clouds[_stamp_ns(msg.header)] = msg
-            elif conn.topic == '/diagnostics':
+                rec.clouds[stamp_ns(msg.header)] = msg
+            elif conn.topic == topics.DIAGNOSTICS:
                 for status in msg.status:
                     if status.name.endswith(': depth'):
                         rec.diagnostics.append({kv.key: kv.value for kv in status.values})

@@ -71,8 +71,9 @@ from msdepth_ros.core.transforms import invert
 from msdepth_ros.data.base import DatasetError, read_image_rgb, read_png_unchanged
 from msdepth_ros.data.kitti import (KittiCalibration, oxts_poses, read_oxts_packet,
                                     read_timestamps_ns, read_velodyne_points)
-from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, camera_info_message, header,
-                                    image_message, pointcloud_message, run_reporting_errors,
+from msdepth_ros.msgs import topics
+from msdepth_ros.msgs.writers import camera_info, header, image, pointcloud
+from msdepth_ros.tools.bags import (bag_qos, bag_types, BagError, BagOutput, run_reporting_errors,
                                     STORAGES, tf_message)
 import numpy as np
 
@@ -81,10 +82,6 @@ PROG = 'msdepth-kitti2bag'
 #: KITTI camera index -> (name, image encoding): ``image_0C`` of the drive.
 CAMERAS = {0: ('camera_gray_left', 'mono8'), 1: ('camera_gray_right', 'mono8'),
            2: ('camera_color_left', 'rgb8'), 3: ('camera_color_right', 'rgb8')}
-NAMESPACE = '/kitti'
-VELODYNE_TOPIC = f'{NAMESPACE}/velodyne_points'
-TF_STATIC_TOPIC = '/tf_static'
-TF_TOPIC = '/tf'
 BASE_FRAME = 'base_link'
 VELODYNE_FRAME = 'velodyne'
 ODOM_FRAME = 'odom'
@@ -101,17 +98,17 @@ STEREO_LEFT = {1: 0, 3: 2}
 
 def camera_namespace(camera: int) -> str:
     """``/kitti/camera_color_left`` and the like: the camera's topics live under it."""
-    return f'{NAMESPACE}/{CAMERAS[camera][0]}'
+    return f'{topics.KITTI_NAMESPACE}/{CAMERAS[camera][0]}'
 
 
 def image_topic(camera: int) -> str:
     """Image topic of a KITTI camera."""
-    return f'{camera_namespace(camera)}/image_raw'
+    return f'{camera_namespace(camera)}/{topics.KITTI_IMAGE}'
 
 
 def camera_info_topic(camera: int) -> str:
     """Camera info topic of a KITTI camera."""
-    return f'{camera_namespace(camera)}/camera_info'
+    return f'{camera_namespace(camera)}/{topics.CAMERA_INFO}'
 
 
 def optical_frame(camera: int) -> str:
@@ -185,11 +182,11 @@ def read_drive(drive_dir: Path, cameras: Sequence[int], velodyne: bool = True,
                               'Velodyne scans')
     elif velodyne:
         notes.append(f'{drive_dir / "velodyne_points"}: no such folder; the bag has no '
-                     f'{VELODYNE_TOPIC}')
+                     f'{topics.KITTI_VELODYNE}')
     oxts, poses = None, None
     if calibration.T_velo_imu is None:
         notes.append(f'{date_dir / "calib_imu_to_velo.txt"}: missing; the transform tree is '
-                     f'rooted at {VELODYNE_FRAME} (no {BASE_FRAME}) and has no {TF_TOPIC} '
+                     f'rooted at {VELODYNE_FRAME} (no {BASE_FRAME}) and has no {topics.TF} '
                      'from OXTS')
     elif (drive_dir / 'oxts').is_dir():
         oxts = _sensor_files(drive_dir / 'oxts', '*.txt', utc_offset_s, 'OXTS packets')
@@ -236,9 +233,9 @@ def camera_info_p(calibration: KittiCalibration, camera: int) -> np.ndarray:
 def kitti_camera_info(calibration: KittiCalibration, camera: int, stamp_ns: int) -> Any:
     """Camera info of a rectified KITTI camera: K = P_rect[:3, :3], R = I, P = camera_info_p."""
     intrinsics = calibration.intrinsics(camera)
-    return camera_info_message(header(stamp_ns, optical_frame(camera)), intrinsics.width,
-                               intrinsics.height, intrinsics.k_matrix(),
-                               camera_info_p(calibration, camera))
+    return camera_info(bag_types(), header(bag_types(), stamp_ns, optical_frame(camera)),
+                       intrinsics.width, intrinsics.height, intrinsics.k_matrix(),
+                       camera_info_p(calibration, camera))
 
 
 def read_camera_image(path: Path, camera: int, calibration: KittiCalibration) -> np.ndarray:
@@ -264,8 +261,8 @@ def read_camera_image(path: Path, camera: int, calibration: KittiCalibration) ->
 
 def velodyne_message(path: Path, stamp_ns: int) -> Any:
     """Velodyne scan of a ``.bin`` as an unorganized x, y, z, intensity cloud."""
-    return pointcloud_message(header(stamp_ns, VELODYNE_FRAME), read_velodyne_points(path),
-                              ('x', 'y', 'z', 'intensity'), point_step=16)
+    return pointcloud(bag_types(), header(bag_types(), stamp_ns, VELODYNE_FRAME),
+                      read_velodyne_points(path), ('x', 'y', 'z', 'intensity'), point_step=16)
 
 
 # -- conversion -----------------------------------------------------------------------------------
@@ -307,7 +304,7 @@ def convert(drive: KittiDrive, out: BagOutput,
 
     calibration = drive.calibration
     first = events[0][0]
-    write(TF_STATIC_TOPIC, 'tf2_msgs/msg/TFMessage', first - CAMERA_INFO_LEAD_NS,
+    write(topics.TF_STATIC, 'tf2_msgs/msg/TFMessage', first - CAMERA_INFO_LEAD_NS,
           tf_message(first, static_transforms(calibration)),
           bag_qos(transient_local=True, depth=1))
     for stamp, _, kind, sensor, index in progress(events):
@@ -316,13 +313,13 @@ def convert(drive: KittiDrive, out: BagOutput,
             write(camera_info_topic(sensor), 'sensor_msgs/msg/CameraInfo',
                   stamp - CAMERA_INFO_LEAD_NS, kitti_camera_info(calibration, sensor, stamp))
             write(image_topic(sensor), 'sensor_msgs/msg/Image', stamp,
-                  image_message(pixels, CAMERAS[sensor][1],
-                                header(stamp, optical_frame(sensor))))
+                  image(bag_types(), pixels, CAMERAS[sensor][1],
+                        header(bag_types(), stamp, optical_frame(sensor))))
         elif kind == 'velodyne':
-            write(VELODYNE_TOPIC, 'sensor_msgs/msg/PointCloud2', stamp,
+            write(topics.KITTI_VELODYNE, 'sensor_msgs/msg/PointCloud2', stamp,
                   velodyne_message(drive.velodyne.files[index], stamp))
         else:
-            write(TF_TOPIC, 'tf2_msgs/msg/TFMessage', stamp,
+            write(topics.TF, 'tf2_msgs/msg/TFMessage', stamp,
                   tf_message(stamp, [(ODOM_FRAME, BASE_FRAME, drive.oxts_poses[index])]),
                   bag_qos(depth=100))
     return counts

@@ -17,14 +17,17 @@ One frame's work, without ROS plumbing: RGB + intrinsics in, the node's output m
 
 ``DepthPipeline`` wraps a ``DepthPredictor`` and caches what depends only on the camera (the
 rays of the depth image's pixels, the camera pixels the cloud's colours come from), so that a
-frame costs the network plus a few array passes. The node calls it on its worker thread; the
-benchmark calls it directly.
+frame costs the network plus a few array passes. It builds its messages with the shared
+writers (``msgs.writers``) through the ``MessageTypes`` it is given: rclpy's when the depth
+node calls it on its worker thread, a rosbags typestore's when ``msdepth-bag-infer`` runs a
+bag, so both write the same bytes. The benchmark calls it directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 import time
+from typing import Any
 
 from msdepth_ros.core.camera import backproject, pixel_rays
 from msdepth_ros.core.colormap import colorize_depth
@@ -32,11 +35,9 @@ from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.preprocess import InputPlan
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.inference.predictor import DepthPredictor
-from msdepth_ros.ros.conversions import (copy_header, intrinsics_to_camera_info, numpy_to_image,
-                                         points_to_pointcloud2)
+from msdepth_ros.msgs import writers
+from msdepth_ros.msgs.writers import MessageTypes
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import Header
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class DepthOutputs:
     """
     One frame's results: the messages asked for (None otherwise) and where the time went.
 
+    The messages are of the pipeline's ``MessageTypes`` (``sensor_msgs/Image``,
+    ``CameraInfo``, ``PointCloud2``).
+
     ``depth_m`` is the ``H x W`` float32 depth image (metres, NaN invalid), ``intrinsics`` its
     camera; ``timings_s`` has ``preprocess``, ``inference``, ``postprocess`` (from the
     predictor), ``points`` (back-projection and cloud message) and ``messages`` (depth image,
@@ -79,10 +83,10 @@ class DepthOutputs:
 
     depth_m: np.ndarray
     intrinsics: Intrinsics
-    depth_image: Image | None
-    camera_info: CameraInfo | None
-    points: PointCloud2 | None
-    colorized: Image | None
+    depth_image: Any | None
+    camera_info: Any | None
+    points: Any | None
+    colorized: Any | None
     timings_s: dict[str, float]
 
 
@@ -94,11 +98,15 @@ class DepthPipeline:
     ----------
     backend:
         A loaded backend (``inference.load_backend``).
+    types:
+        The message classes of the transport (``ros.conversions.RCLPY_TYPES``, or
+        ``MessageTypes.rosbags(typestore)``).
 
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, types: MessageTypes) -> None:
         self.backend = backend
+        self.types = types
         self.preset = backend.preset
         self._settings: PredictionSettings | None = None
         self._predictor: DepthPredictor | None = None
@@ -116,7 +124,7 @@ class DepthPipeline:
             self._settings = settings
         return self._predictor
 
-    def process(self, image_rgb: np.ndarray, intrinsics: Intrinsics, header: Header,
+    def process(self, image_rgb: np.ndarray, intrinsics: Intrinsics, header: Any,
                 settings: PredictionSettings, request: OutputRequest) -> DepthOutputs:
         """
         Run one frame.
@@ -128,7 +136,7 @@ class DepthPipeline:
         intrinsics:
             The camera's rectified intrinsics for ``W x H`` images.
         header:
-            The input image's header; every output carries a copy of it.
+            The input image's header (any transport's); every output carries a copy of it.
         settings:
             Upsampling, metric scaling and depth range.
         request:
@@ -143,7 +151,8 @@ class DepthPipeline:
         result = predictor.predict(image_rgb, intrinsics)
         timings = dict(result.timings_s)
         depth_m, depth_intrinsics = result.depth_m, result.intrinsics
-        out_header = copy_header(header)
+        types = self.types
+        out_header = writers.copy_header(types, header)
 
         t0 = time.perf_counter()
         points = None
@@ -152,16 +161,17 @@ class DepthPipeline:
             if request.points_rgb:
                 colours = self._colours(image_rgb, predictor, depth_intrinsics)
             xyz = backproject(depth_m, depth_intrinsics, rays=self._rays_of(depth_intrinsics))
-            points = points_to_pointcloud2(xyz, out_header, rgb=colours)
+            points = writers.organized_pointcloud(types, xyz, out_header, rgb=colours)
         t1 = time.perf_counter()
-        depth_image = numpy_to_image(depth_m, '32FC1', out_header) if request.depth else None
-        camera_info = (intrinsics_to_camera_info(depth_intrinsics, out_header)
+        depth_image = (writers.image(types, depth_m, '32FC1', out_header) if request.depth
+                       else None)
+        camera_info = (writers.intrinsics_camera_info(types, depth_intrinsics, out_header)
                        if request.camera_info else None)
         colorized = None
         if request.colorized:
             preview = colorize_depth(depth_m, settings.min_depth_m, settings.max_depth_m,
                                      request.colormap)
-            colorized = numpy_to_image(preview, 'rgb8', out_header)
+            colorized = writers.image(types, preview, 'rgb8', out_header)
         t2 = time.perf_counter()
         timings['points'] = t1 - t0
         timings['messages'] = t2 - t1

@@ -21,8 +21,9 @@ from msdepth_ros.core.preprocess import plan_input
 from msdepth_ros.core.presets import NYU
 from msdepth_ros.core.synthetic import road_scene
 from msdepth_ros.inference import load_backend
-from msdepth_ros.ros import pipeline as pipeline_module
-from msdepth_ros.ros.pipeline import DepthPipeline, OutputRequest, PredictionSettings
+from msdepth_ros.pipeline import depth as pipeline_module
+from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
+from msdepth_ros.ros.conversions import RCLPY_TYPES
 import numpy as np
 import pytest
 from ros_harness import make_checkpoint
@@ -35,7 +36,7 @@ SETTINGS = PredictionSettings(upsample=2, metric_scaling=True, min_depth_m=0.001
 @pytest.fixture(scope='module')
 def pipeline(tmp_path_factory):
     path = make_checkpoint(tmp_path_factory.mktemp('pipeline') / 'nyu.pt', 'nyu')
-    return DepthPipeline(load_backend(path, 'torch'))
+    return DepthPipeline(load_backend(path, 'torch'), RCLPY_TYPES)
 
 
 @pytest.fixture()
@@ -72,7 +73,7 @@ def test_rays_and_predictor_are_cached_per_camera(pipeline, frame, monkeypatch):
     real = pipeline_module.pixel_rays
     monkeypatch.setattr(pipeline_module, 'pixel_rays',
                         lambda intr: calls.append(intr) or real(intr))
-    fresh = DepthPipeline(pipeline.backend)
+    fresh = DepthPipeline(pipeline.backend, RCLPY_TYPES)
     request = OutputRequest()
     first = fresh.predictor(SETTINGS)
     for _ in range(3):
