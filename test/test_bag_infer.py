@@ -170,6 +170,53 @@ def test_outputs_are_the_predictors_on_the_drive_files(setup, inferred):
         assert not cloud.is_dense  # as the node: an organized cloud may hold NaN points
 
 
+def _assert_node_s_bytes(in_bag: Path, out_bag: Path, model: Path, frame: int,
+                         upsample: int = 1, max_depth_m: float = 0.0) -> None:
+    """
+    Check that the outputs of one frame are what the depth node publishes, byte for byte.
+
+    The node's pipeline (``DepthPipeline`` with rclpy's message classes, as ``depth_node``
+    runs it) gets the bag's image and camera info; each rclpy message is serialized by rclpy,
+    read back by rosbags and serialized again (CDR padding is not zeroed by rclpy), and must be
+    the bag's stored bytes.
+    """
+    from msdepth_ros.msgs import writers
+    from msdepth_ros.msgs.images import camera_info_to_intrinsics, image_to_rgb
+    from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
+    from msdepth_ros.ros.conversions import RCLPY_TYPES
+    from rclpy.serialization import serialize_message
+    store = get_typestore(Stores.ROS2_JAZZY)
+    image = decoded(in_bag, f'{NS}/image_raw')[frame][1]
+    info = {stamp_of(m): m for _, m in decoded(in_bag, f'{NS}/camera_info')}[stamp_of(image)]
+    backend = load_backend(model, 'torch')
+    preset = backend.preset
+    node = DepthPipeline(backend, RCLPY_TYPES).process(
+        image_to_rgb(image), camera_info_to_intrinsics(info),
+        writers.copy_header(RCLPY_TYPES, image.header),
+        PredictionSettings(upsample, True, preset.min_depth_m, max_depth_m or preset.max_depth_m),
+        OutputRequest(colorized=False))
+    stored, _ = raw_messages(out_bag)
+    for topic, msg in (('depth/image', node.depth_image), ('depth/camera_info', node.camera_info),
+                       ('points', node.points)):
+        as_published = store.deserialize_cdr(serialize_message(msg), store.types[
+            f'sensor_msgs/msg/{type(msg).__name__}'].__msgtype__)
+        assert bytes(store.serialize_cdr(as_published, as_published.__msgtype__)) == \
+            stored[f'{NS}/{topic}'][frame][1], topic
+    assert np.isfinite(node.depth_m).any()
+
+
+def test_outputs_are_the_depth_node_s_bytes(setup, inferred, tmp_path):
+    _, drive, bag, model = setup
+    out, _ = inferred
+    for frame in range(3):
+        _assert_node_s_bytes(bag, out, model, frame)
+    # With upsampling and a depth range that cuts: the range is the node's, not a copy of it.
+    ranged = tmp_path / 'ranged'
+    assert bag_infer.main([str(bag), str(ranged), '--model', str(model), '--backend', 'torch',
+                           '--upsample', '2', '--max-depth-m', '8', '--no-eval', '-q']) == 0
+    _assert_node_s_bytes(bag, ranged, model, 1, upsample=2, max_depth_m=8.0)
+
+
 def _independent_metrics(drive, model):
     """Per-frame metrics of the predictor against the calibration files' Velodyne projection."""
     calibration = KittiCalibration.from_raw_dir(drive.drive_dir.parent)
@@ -288,6 +335,7 @@ def test_real_kitti_frames(shared_data, setup, tmp_path, capsys):
         assert abs(int(row['gt_pixels']) - expected) <= 0.001 * expected
     (_, depth_msg), _ = decoded(out, f'{NS}/depth/image')
     assert (depth_msg.width, depth_msg.height) == (142, 27)
+    _assert_node_s_bytes(bag, out, model, 1)
 
 
 # -- errors -----------------------------------------------------------------------------------

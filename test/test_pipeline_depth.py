@@ -20,7 +20,7 @@ from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.preprocess import plan_input
 from msdepth_ros.core.presets import NYU
 from msdepth_ros.core.synthetic import road_scene
-from msdepth_ros.inference import load_backend
+from msdepth_ros.inference import DepthPredictor, load_backend
 from msdepth_ros.pipeline import depth as pipeline_module
 from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
 from msdepth_ros.ros.conversions import RCLPY_TYPES
@@ -86,9 +86,33 @@ def test_rays_and_predictor_are_cached_per_camera(pipeline, frame, monkeypatch):
                        intrinsics.cy_px, 160, 120)
     fresh.process(image, other, header, SETTINGS, request)
     assert len(calls) == 2 and calls[1] != calls[0]
-    changed = PredictionSettings(upsample=2, metric_scaling=True, min_depth_m=0.001,
+    # The depth range is applied after the prediction: a new range keeps the predictor.
+    narrower = PredictionSettings(upsample=2, metric_scaling=True, min_depth_m=0.001,
+                                  max_depth_m=5.0)
+    assert fresh.predictor(narrower) is first
+    coarser = PredictionSettings(upsample=1, metric_scaling=True, min_depth_m=0.001,
                                  max_depth_m=5.0)
-    assert fresh.predictor(changed) is not first
+    assert fresh.predictor(coarser) is not first
+
+
+@pytest.mark.parametrize('depth_range_m', [(0.001, 10.0), (2.0, 3.5)])
+def test_the_range_after_the_prediction_gives_the_predictor_s_own_bytes(pipeline, frame,
+                                                                        depth_range_m):
+    """Masking the unbounded prediction equals predicting with the range, bit for bit."""
+    image, intrinsics, header = frame
+    settings = PredictionSettings(2, True, *depth_range_m)
+    out = pipeline.process(image, intrinsics, header, settings, OutputRequest())
+    ranged = DepthPredictor(pipeline.backend, upsample=2, metric_scaling=True,
+                            min_depth_m=depth_range_m[0], max_depth_m=depth_range_m[1])
+    expected = ranged.predict(image, intrinsics).depth_m
+    assert out.depth_m.tobytes() == expected.tobytes()
+    assert np.isnan(out.depth_m).any() or depth_range_m[1] == 10.0
+    # The unbounded depth keeps what the range cut (for evaluation), nothing else differs.
+    cut = np.isnan(out.depth_m) & ~np.isnan(out.unbounded_depth_m)
+    inside = ~np.isnan(out.depth_m)
+    assert np.array_equal(out.unbounded_depth_m[inside], out.depth_m[inside])
+    assert (cut == ((out.unbounded_depth_m < depth_range_m[0])
+                    | (out.unbounded_depth_m > depth_range_m[1]))).all()
 
 
 def test_depth_range_and_views_on_the_input(pipeline, frame):

@@ -26,13 +26,14 @@ bag, so both write the same bytes. The benchmark calls it directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 import time
 from typing import Any
 
 from msdepth_ros.core.camera import backproject, pixel_rays
 from msdepth_ros.core.colormap import colorize_depth
 from msdepth_ros.core.intrinsics import Intrinsics
-from msdepth_ros.core.preprocess import InputPlan
+from msdepth_ros.core.preprocess import InputPlan, mask_depth_range
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.inference.predictor import DepthPredictor
 from msdepth_ros.msgs import writers
@@ -75,14 +76,17 @@ class DepthOutputs:
     The messages are of the pipeline's ``MessageTypes`` (``sensor_msgs/Image``,
     ``CameraInfo``, ``PointCloud2``).
 
-    ``depth_m`` is the ``H x W`` float32 depth image (metres, NaN invalid), ``intrinsics`` its
-    camera; ``timings_s`` has ``preprocess``, ``inference``, ``postprocess`` (from the
-    predictor), ``points`` (back-projection and cloud message) and ``messages`` (depth image,
-    camera info and preview messages).
+    ``depth_m`` is the ``H x W`` float32 depth image (metres, NaN invalid or outside the depth
+    range), ``intrinsics`` its camera; ``unbounded_depth_m`` the same prediction before the
+    depth range (evaluation clips it to its protocol's caps instead); ``timings_s`` has
+    ``preprocess``, ``inference``, ``postprocess`` (from the predictor, and the depth range),
+    ``points`` (back-projection and cloud message) and ``messages`` (depth image, camera info
+    and preview messages).
     """
 
     depth_m: np.ndarray
     intrinsics: Intrinsics
+    unbounded_depth_m: np.ndarray
     depth_image: Any | None
     camera_info: Any | None
     points: Any | None
@@ -108,7 +112,7 @@ class DepthPipeline:
         self.backend = backend
         self.types = types
         self.preset = backend.preset
-        self._settings: PredictionSettings | None = None
+        self._settings: tuple[int, bool] | None = None
         self._predictor: DepthPredictor | None = None
         self._rays_for: Intrinsics | None = None
         self._rays: np.ndarray | None = None
@@ -116,12 +120,17 @@ class DepthPipeline:
         self._colour_index: tuple[np.ndarray, np.ndarray] | None = None
 
     def predictor(self, settings: PredictionSettings) -> DepthPredictor:
-        """Return the predictor for ``settings``, rebuilt only when they change."""
-        if self._predictor is None or settings != self._settings:
+        """
+        Return the predictor for ``settings``, rebuilt only when its upsampling or scaling change.
+
+        It predicts without a depth range; ``process`` applies the range afterwards.
+        """
+        key = (settings.upsample, settings.metric_scaling)
+        if self._predictor is None or key != self._settings:
             self._predictor = DepthPredictor(
                 self.backend, upsample=settings.upsample, metric_scaling=settings.metric_scaling,
-                min_depth_m=settings.min_depth_m, max_depth_m=settings.max_depth_m)
-            self._settings = settings
+                min_depth_m=0.0, max_depth_m=math.inf)
+            self._settings = key
         return self._predictor
 
     def process(self, image_rgb: np.ndarray, intrinsics: Intrinsics, header: Any,
@@ -150,7 +159,11 @@ class DepthPipeline:
         predictor = self.predictor(settings)
         result = predictor.predict(image_rgb, intrinsics)
         timings = dict(result.timings_s)
-        depth_m, depth_intrinsics = result.depth_m, result.intrinsics
+        t0 = time.perf_counter()
+        depth_m = mask_depth_range(result.depth_m.copy(), settings.min_depth_m,
+                                   settings.max_depth_m)
+        timings['postprocess'] += time.perf_counter() - t0
+        depth_intrinsics = result.intrinsics
         types = self.types
         out_header = writers.copy_header(types, header)
 
@@ -176,8 +189,9 @@ class DepthPipeline:
         timings['points'] = t1 - t0
         timings['messages'] = t2 - t1
         return DepthOutputs(depth_m=depth_m, intrinsics=depth_intrinsics,
-                            depth_image=depth_image, camera_info=camera_info, points=points,
-                            colorized=colorized, timings_s=timings)
+                            unbounded_depth_m=result.depth_m, depth_image=depth_image,
+                            camera_info=camera_info, points=points, colorized=colorized,
+                            timings_s=timings)
 
     def _rays_of(self, intrinsics: Intrinsics) -> np.ndarray:
         # The rays depend on the depth image's intrinsics only: recomputed when the camera (or

@@ -15,9 +15,10 @@
 """
 ``msdepth-bag-infer``: the depth node's outputs for every image of a bag, offline (no DDS).
 
-Every image of ``--image-topic`` goes through the inference runtime (``load_backend`` and
-``DepthPredictor``, as the node runs it) with the camera info of ``--camera-info-topic`` (the one
-with the image's stamp, else the latest before it, else the first). A copy of the input bag
+Every image of ``--image-topic`` goes through the depth node's own ``DepthPipeline`` (its
+predictor, depth range, rays and message writers, with rosbags' message classes) with the
+camera info of ``--camera-info-topic`` (the one with the image's stamp, else the latest before
+it, else the first), so the outputs are the node's, byte for byte. A copy of the input bag
 (every topic as it is: same bytes, connections and QoS metadata) gets, beside the image and
 stamped with its header, the node's outputs under the camera's namespace: ``depth/image``
 (32FC1 metres, NaN invalid), ``depth/camera_info`` and the organized ``points``.
@@ -43,7 +44,7 @@ from pathlib import Path
 import sys
 from typing import Any, Sequence
 
-from msdepth_ros.core.camera import backproject, depth_image_from_points, pixel_rays
+from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import average_metrics, METRIC_LABELS, METRIC_NAMES
 from msdepth_ros.core.transforms import apply, TransformError, TransformTree
@@ -51,10 +52,11 @@ from msdepth_ros.data.base import DepthDataset, DepthSample, write_atomically
 from msdepth_ros.evaluation.evaluate import (depth_image_prediction, EvalProtocol, EvalReport,
                                              evaluate, PredictedDepth)
 from msdepth_ros.evaluation.report import format_report, report_dict
-from msdepth_ros.msgs import topics, writers
+from msdepth_ros.msgs import topics
 from msdepth_ros.msgs.images import camera_info_to_intrinsics
 from msdepth_ros.msgs.readers import MessageError, pointcloud2_fields, tree_from_tf_messages
 from msdepth_ros.msgs.writers import stamp_ns
+from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
 from msdepth_ros.tools.bags import (bag_qos, bag_types, BagError, BagOutput, image_rgb,
                                     open_reader, run_reporting_errors, STORAGES)
 import numpy as np
@@ -63,6 +65,9 @@ PROG = 'msdepth-bag-infer'
 DEFAULT_IMAGE_TOPIC = f'{topics.KITTI_LEFT_COLOUR}/{topics.KITTI_IMAGE}'
 #: The node's output topics, relative to the camera's namespace.
 OUTPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS)
+#: The outputs written: the node's defaults without the preview (nobody subscribes to a bag).
+BAG_OUTPUTS = OutputRequest(depth=True, camera_info=True, points=True, points_rgb=False,
+                            colorized=False)
 #: The metrics drawn over time in ``metrics.png``.
 PLOTTED_METRICS = ('delta1', 'abs_rel', 'rmse', 'si_log')
 
@@ -293,7 +298,7 @@ def _progress(quiet: bool) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from msdepth_ros.inference import DepthPredictor, load_backend
+    from msdepth_ros.inference import load_backend
 
     out = BagOutput(args.out_bag, args.storage, args.overwrite)
     out.check()
@@ -329,11 +334,12 @@ def _run(args: argparse.Namespace) -> int:
                 raise InferError(f'--min-depth-m and --max-depth-m: need min < max, got '
                                  f'{min_m:g} and {max_m:g} (0 stands for the {preset.name} '
                                  f"preset's {preset.min_depth_m:g} / {preset.max_depth_m:g})")
-            # No depth range in the predictor: the outputs get the range below, evaluation
-            # clips to the protocol's caps (as msdepth-eval's ModelSource does).
-            predictor = DepthPredictor(backend, upsample=args.upsample,
-                                       metric_scaling=not args.no_metric_scaling,
-                                       min_depth_m=0.0, max_depth_m=math.inf)
+            # The outputs get the depth range; evaluation clips the unbounded prediction to the
+            # protocol's caps (as msdepth-eval's ModelSource does).
+            settings = PredictionSettings(upsample=args.upsample,
+                                          metric_scaling=not args.no_metric_scaling,
+                                          min_depth_m=min_m, max_depth_m=max_m)
+            pipeline = DepthPipeline(backend, bag_types())
             progress = _progress(args.quiet)
             index = index_bag(reader, image_conns, info_conns, scan_conns, tf_conns, progress)
             if not index.images:
@@ -341,7 +347,7 @@ def _run(args: argparse.Namespace) -> int:
             if not index.infos:
                 raise InferError(f'{args.in_bag}: topic {args.camera_info_topic} has no '
                                  'messages')
-            run = _Run(args, reader, index, predictor, (min_m, max_m), outputs,
+            run = _Run(args, reader, index, pipeline, settings, outputs,
                        f'{backend.info.name}: {args.model}', progress)
             if scan_conns and tf_conns:
                 note = run.plan_evaluation()
@@ -357,22 +363,21 @@ def _run(args: argparse.Namespace) -> int:
 class _Run:
     """Pass 2: copy the bag, predict every image, evaluate frames as their scans arrive."""
 
-    def __init__(self, args: argparse.Namespace, reader: Any, index: BagIndex, predictor: Any,
-                 depth_range_m: tuple[float, float], outputs: dict[str, str], label: str,
-                 progress: Any) -> None:
-        self.args, self.reader, self.index, self.predictor = args, reader, index, predictor
-        self.depth_range_m = depth_range_m
+    def __init__(self, args: argparse.Namespace, reader: Any, index: BagIndex,
+                 pipeline: DepthPipeline, settings: PredictionSettings, outputs: dict[str, str],
+                 label: str, progress: Any) -> None:
+        self.args, self.reader, self.index, self.pipeline = args, reader, index, pipeline
+        self.settings = settings
         self.outputs = outputs
         self.label = label
         self.progress = progress
-        self.protocol = EvalProtocol.for_preset(predictor.preset.name)
+        self.protocol = EvalProtocol.for_preset(pipeline.preset.name)
         self.counts = dict.fromkeys(outputs.values(), 0)
         self.skipped: list[str] = []
         self.rows: dict[int, dict[str, Any]] = {}
         self.pending: dict[int, _Pending] = {}
         self.by_scan: dict[int, list[int]] = {}
         self.unevaluated = 0
-        self._rays: tuple[Intrinsics, np.ndarray] | None = None
 
     def plan_evaluation(self) -> str:
         """
@@ -437,28 +442,17 @@ class _Run:
             self.skipped.append(f'image {k} (stamp {stamp} ns): {exc}')
             self.pending.pop(k, None)
             return
-        result = self.predictor.predict(rgb, camera)
-        intrinsics = result.intrinsics
-        lo, hi = self.depth_range_m
-        # The node's depth range (log_depth_to_metric's test) on the unbounded prediction.
-        with np.errstate(invalid='ignore'):
-            depth_m = np.where((result.depth_m >= lo) & (result.depth_m <= hi), result.depth_m,
-                               np.float32(np.nan)).astype(np.float32)
-        if self._rays is None or self._rays[0] != intrinsics:
-            self._rays = (intrinsics, pixel_rays(intrinsics))
-        types = bag_types()
-        out_header = writers.header(types, stamp, msg.header.frame_id)
-        for name, message in (
-                (topics.DEPTH, writers.image(types, depth_m, '32FC1', out_header)),
-                (topics.DEPTH_INFO, writers.intrinsics_camera_info(types, intrinsics, out_header)),
-                (topics.POINTS, writers.organized_pointcloud(
-                    types, backproject(depth_m, intrinsics, rays=self._rays[1]), out_header))):
+        result = self.pipeline.process(rgb, camera, msg.header, self.settings, BAG_OUTPUTS)
+        for name, message in ((topics.DEPTH, result.depth_image),
+                              (topics.DEPTH_INFO, result.camera_info),
+                              (topics.POINTS, result.points)):
             out.write(out_conns[self.outputs[name]], bag_ns, message)
             self.counts[self.outputs[name]] += 1
         pending = self.pending.get(k)
         if pending is not None:
-            plan = self.predictor.plan_for(rgb.shape[1], rgb.shape[0])
-            pending.prediction = depth_image_prediction(result.depth_m, plan.camera_to_output)
+            plan = self.pipeline.predictor(self.settings).plan_for(rgb.shape[1], rgb.shape[0])
+            pending.prediction = depth_image_prediction(result.unbounded_depth_m,
+                                                        plan.camera_to_output)
             self._evaluate_if_ready(k)
 
     def _scan(self, msg: Any) -> None:
