@@ -12,15 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The bag tools' rosbags messages and the atomic bag writer (``msdepth_ros.tools.bags``)."""
+"""The bag library's rosbags messages and atomic bag writer (``msdepth_ros.bags.files``)."""
 
 from __future__ import annotations
 
+from msdepth_ros.bags.files import (bag_qos, bag_types, BagError, BagOutput, image_rgb,
+                                    message_type, open_reader, serialize, tf_message)
 from msdepth_ros.msgs import writers
 from msdepth_ros.msgs.readers import pointcloud2_fields, tree_from_tf_messages
 from msdepth_ros.msgs.writers import stamp_ns
-from msdepth_ros.tools.bags import (bag_qos, bag_types, BagError, BagOutput, image_rgb,
-                                    message_type, open_reader, serialize, tf_message)
 import numpy as np
 import pytest
 from rosbags.interfaces import QosDurability

@@ -43,10 +43,11 @@ ALLOWED = {
     'pipeline': {'core', 'model', 'msgs', 'inference', 'pipeline'},
     'train': {'core', 'model', 'data', 'train', 'evaluation'},
     'evaluation': {'core', 'model', 'data', 'evaluation'},
-    'tools': {'core', 'model', 'data', 'msgs', 'inference', 'pipeline', 'train', 'evaluation',
-              'tools'},
-    'ros': {'core', 'model', 'data', 'msgs', 'inference', 'pipeline', 'train', 'evaluation',
-            'tools', 'ros'},
+    'bags': {'core', 'data', 'msgs', 'inference', 'pipeline', 'evaluation', 'bags'},
+    'tools': {'core', 'model', 'data', 'msgs', 'inference', 'pipeline', 'bags', 'train',
+              'evaluation', 'tools'},
+    'ros': {'core', 'model', 'data', 'msgs', 'inference', 'pipeline', 'bags', 'train',
+            'evaluation', 'tools', 'ros'},
 }
 #: Third-party packages the core may use: numpy, and OpenCV for resizing.
 CORE_THIRD_PARTY = {'numpy', 'cv2'}

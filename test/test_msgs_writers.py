@@ -25,11 +25,11 @@ tools write cannot drift apart.
 
 from __future__ import annotations
 
+from msdepth_ros.bags.files import bag_types, serialize, typestore
 from msdepth_ros.core.camera import backproject
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.msgs import writers
 from msdepth_ros.ros.conversions import RCLPY_TYPES
-from msdepth_ros.tools.bags import bag_types, serialize, typestore
 import numpy as np
 import pytest
 from rclpy.serialization import serialize_message

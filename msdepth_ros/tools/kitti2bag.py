@@ -66,6 +66,8 @@ from pathlib import Path
 import sys
 from typing import Any, Callable, Iterable, Sequence
 
+from msdepth_ros.bags.files import (bag_qos, bag_types, BagError, BagOutput,
+                                    run_reporting_errors, STORAGES, tf_message)
 from msdepth_ros.core.intrinsics import IntrinsicsError
 from msdepth_ros.core.transforms import invert
 from msdepth_ros.data.base import DatasetError, read_image_rgb, read_png_unchanged
@@ -73,8 +75,6 @@ from msdepth_ros.data.kitti import (KittiCalibration, oxts_poses, read_oxts_pack
                                     read_timestamps_ns, read_velodyne_points)
 from msdepth_ros.msgs import topics
 from msdepth_ros.msgs.writers import camera_info, header, image, pointcloud
-from msdepth_ros.tools.bags import (bag_qos, bag_types, BagError, BagOutput, run_reporting_errors,
-                                    STORAGES, tf_message)
 import numpy as np
 
 PROG = 'msdepth-kitti2bag'

@@ -36,7 +36,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from msdepth_ros.tools.bags import bag_qos
+from msdepth_ros.bags.files import bag_qos
 from msdepth_ros.tools.replay import message_class, ReplayError
 
 #: Messages kept per topic while the writer is busy (reliable readers: none lost below this).
