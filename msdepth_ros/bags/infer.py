@@ -275,13 +275,11 @@ def infer_bag(options: InferOptions, progress: Progress = _no_progress) -> BagIn
         preset_option = {} if options.preset == 'auto' else {'preset': options.preset}
         backend = load_backend(options.model, options.backend, **preset_option)
         try:
-            preset = backend.preset
-            min_m = options.min_depth_m or preset.min_depth_m
-            max_m = options.max_depth_m or preset.max_depth_m
-            if not min_m < max_m:
-                raise InferError(f'--min-depth-m and --max-depth-m: need min < max, got '
-                                 f'{min_m:g} and {max_m:g} (0 stands for the {preset.name} '
-                                 f"preset's {preset.min_depth_m:g} / {preset.max_depth_m:g})")
+            try:
+                min_m, max_m = backend.preset.depth_range_m(options.min_depth_m,
+                                                            options.max_depth_m)
+            except ValueError as exc:
+                raise InferError(f'--min-depth-m and --max-depth-m: {exc}') from None
             # The outputs get the depth range; evaluation clips the unbounded prediction to the
             # protocol's caps (as msdepth-eval's ModelSource does).
             settings = PredictionSettings(upsample=options.upsample,

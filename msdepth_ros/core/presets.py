@@ -138,6 +138,20 @@ class Preset:
         """Rows of the network input that the fine network sees."""
         return self.input_height - self.fine_crop_top
 
+    def depth_range_m(self, min_depth_m: float = 0.0,
+                      max_depth_m: float = 0.0) -> tuple[float, float]:
+        """
+        Return a valid depth range in metres, zeros replaced by this preset's limits.
+
+        Raises ``ValueError`` saying why when the range is empty (``need min < max ...``).
+        """
+        min_m = min_depth_m or self.min_depth_m
+        max_m = max_depth_m or self.max_depth_m
+        if not min_m < max_m:
+            raise ValueError(f'need min < max, got {min_m} and {max_m} (0 stands for the '
+                             f"{self.name} preset's {self.min_depth_m} / {self.max_depth_m})")
+        return min_m, max_m
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for checkpoints and ONNX metadata."""
         data = asdict(self)

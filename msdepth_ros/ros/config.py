@@ -229,13 +229,10 @@ class NodeConfig(ParameterSet):
 
         Raises ``ConfigError`` when the range is empty.
         """
-        min_m = self.min_depth_m or preset.min_depth_m
-        max_m = self.max_depth_m or preset.max_depth_m
-        if not min_m < max_m:
-            raise ConfigError(f'parameters min_depth_m and max_depth_m: need min < max, got '
-                              f"{min_m} and {max_m} (0 stands for the {preset.name} preset's "
-                              f'{preset.min_depth_m} / {preset.max_depth_m})')
-        return min_m, max_m
+        try:
+            return preset.depth_range_m(self.min_depth_m, self.max_depth_m)
+        except ValueError as exc:
+            raise ConfigError(f'parameters min_depth_m and max_depth_m: {exc}') from None
 
     def check_model_preset(self, preset: Preset) -> None:
         """Raise ``ConfigError`` when the ``preset`` parameter contradicts the model's preset."""
