@@ -69,13 +69,13 @@ class ScanGeometry:
 
     @property
     def beams(self) -> int:
-        """Return the number of beams (the image width)."""
+        """Return how many beams the scan has (the image width)."""
         return len(self.beam)
 
 
 def scan_geometry(intrinsics: Intrinsics, scan_height: int = 1) -> ScanGeometry:
     """
-    The scan geometry of a depth camera.
+    Return the scan geometry of a depth camera.
 
     Parameters
     ----------
@@ -116,7 +116,7 @@ def scan_geometry(intrinsics: Intrinsics, scan_height: int = 1) -> ScanGeometry:
 def depth_to_scan(depth_m: np.ndarray, geometry: ScanGeometry, range_min_m: float,
                   range_max_m: float) -> np.ndarray:
     """
-    The ranges of a depth image's scan.
+    Return the ranges of a depth image's scan.
 
     Parameters
     ----------
@@ -154,7 +154,7 @@ def depth_to_scan(depth_m: np.ndarray, geometry: ScanGeometry, range_min_m: floa
 
 def scan_frame_id(optical_frame_id: str) -> str:
     """
-    The frame of a depth camera's scan: its body frame (x forward, y left, z up).
+    Return the frame of a depth camera's scan: its body frame (x forward, y left, z up).
 
     depthimage_to_laserscan publishes in an ``output_frame`` that is "probably not the depth
     image's" (``camera_depth_frame`` for ``camera_depth_optical_frame``); by the
