@@ -41,7 +41,7 @@ def _params() -> dict:
 
 
 def _resolved(topic: str) -> str:
-    """The node's topic as the depth launch file names it at its defaults."""
+    """Return the node's topic as the depth launch file names it at its defaults."""
     module = load_launch_module(DEPTH_LAUNCH)
     values = {name: default for name, (default, _) in module.ARGUMENTS.items()}
     args = module.node_arguments(values, str(REPO_ROOT), environ={})
