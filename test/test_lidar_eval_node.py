@@ -369,7 +369,7 @@ def test_occupancy_is_scored_once_base_link_is_on_tf(system):
             break
     spec = OccupancySpec(max_range_m=10.0)
     predicted = depth_occupancy(depth, grid, T_base_cam, spec,
-                                CloudFilter(flying_pixel_threshold=0.1, max_range_m=10.0))
+                                CloudFilter(max_range_m=10.0))
     truth = occupied_cells(apply(T_base_cam @ T_CAM_VELO, points.astype(np.float64)),
                            T_base_cam, grid, spec)
     expected = score_cells(predicted, truth)

@@ -35,9 +35,11 @@ import math
 
 import numpy as np
 
-#: Default relative depth jump that marks a flying pixel (10 %): measured in
-#: docs/navigation.md (benchmarks/occupancy.py).
-DEFAULT_FLYING_PIXEL_THRESHOLD = 0.1
+#: Default relative depth jump that marks a flying pixel: 0, off. Measured with the demo model
+#: (docs/navigation.md, benchmarks/occupancy.py), the filter lowered occupancy precision and
+#: recall at every threshold tried at the node's default resolution; 0.1 is where to start with
+#: a model whose edges it does help.
+DEFAULT_FLYING_PIXEL_THRESHOLD = 0.0
 #: Neighbourhoods of the flying-pixel test.
 NEIGHBOURHOODS = (4, 8)
 
