@@ -35,7 +35,7 @@ image's own pixels (DESIGN.md section 5): what a perfect depth image of that siz
 and the same through the first flying-pixel setting: what that filter costs a perfect depth
 image. The truth itself is never filtered.
 
-    .venv/bin/python benchmarks/occupancy.py                       # synthetic, and kitti if present
+    .venv/bin/python benchmarks/occupancy.py               # synthetic, and kitti if present
     .venv/bin/python benchmarks/occupancy.py --sources synthetic --drives 2 --frames 3
 
 The model defaults to the package's demo model (trained on synthetic streets only: on real
@@ -54,18 +54,16 @@ import sys
 from typing import Iterator, Sequence
 
 from _report import add_output_dir_argument, bar_plot, Report, Series
+from msdepth_ros.core.camera import backproject
+from msdepth_ros.core.cloud_filter import CloudFilter
+from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.occupancy import (depth_occupancy, OccupancyScore, OccupancySpec,
+                                        occupied_cells, score_cells)
+from msdepth_ros.core.online_eval import scan_depth_image
+from msdepth_ros.core.transforms import apply, invert, rigid_transform
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from msdepth_ros.core.camera import backproject  # noqa: E402
-from msdepth_ros.core.cloud_filter import CloudFilter  # noqa: E402
-from msdepth_ros.core.intrinsics import Intrinsics  # noqa: E402
-from msdepth_ros.core.occupancy import (depth_occupancy, occupied_cells,  # noqa: E402
-                                        OccupancyScore, OccupancySpec, score_cells)
-from msdepth_ros.core.online_eval import scan_depth_image  # noqa: E402
-from msdepth_ros.core.transforms import apply, invert, rigid_transform  # noqa: E402
 
 DEFAULT_MODEL = REPO_ROOT / 'models' / 'demo_kitti_synthetic.pt'
 DEFAULT_DATA = REPO_ROOT.parent / 'shared' / 'data'

@@ -106,4 +106,6 @@ def test_a_band_that_does_not_fit_and_a_wrong_image_are_refused():
 def test_scan_frame_follows_the_optical_frame_convention():
     assert scan_frame_id('camera_color_left_optical_frame') == 'camera_color_left_frame'
     assert scan_frame_id('camera_depth_optical_frame') == 'camera_depth_frame'
+    assert scan_frame_id('cam_optical') == 'cam'
     assert scan_frame_id('base_camera') == 'base_camera'
+    assert scan_frame_id('_optical') == '_optical'

@@ -159,10 +159,10 @@ def scan_frame_id(optical_frame_id: str) -> str:
     depthimage_to_laserscan publishes in an ``output_frame`` that is "probably not the depth
     image's" (``camera_depth_frame`` for ``camera_depth_optical_frame``); by the
     ``<name>_optical_frame`` convention of REP 103 camera drivers, that is the optical frame's
-    name without ``_optical``. A frame id without that suffix is returned unchanged (set the
-    node's scan frame parameter then).
+    name without ``_optical`` (``<name>_optical`` gives ``<name>``). A frame id without such a
+    suffix is returned unchanged (set the node's scan frame parameter then).
     """
-    suffix = '_optical_frame'
-    if optical_frame_id.endswith(suffix):
-        return optical_frame_id[:-len(suffix)] + '_frame'
+    for suffix, replacement in (('_optical_frame', '_frame'), ('_optical', '')):
+        if optical_frame_id.endswith(suffix) and len(optical_frame_id) > len(suffix):
+            return optical_frame_id[:-len(suffix)] + replacement
     return optical_frame_id

@@ -16,26 +16,32 @@
 One frame's work, without ROS plumbing: RGB + intrinsics in, the node's output messages out.
 
 ``DepthPipeline`` wraps a ``DepthPredictor`` and caches what depends only on the camera (the
-rays of the depth image's pixels, the camera pixels the cloud's colours come from), so that a
-frame costs the network plus a few array passes. The node calls it on its worker thread; the
+rays of the depth image's pixels, the camera pixels the cloud's colours come from, the scan's
+geometry), so that a frame costs the network plus a few array passes. The cloud goes through
+the request's ``core.cloud_filter.CloudFilter`` (the depth image never does: REP 118); the laser
+scan is ``core.laser_scan``'s. The node calls it on its worker thread; the
 benchmark calls it directly.
 """
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
+import math
 import time
 
 from msdepth_ros.core.camera import backproject, pixel_rays
+from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.colormap import colorize_depth
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.laser_scan import depth_to_scan, scan_frame_id, scan_geometry, ScanGeometry
 from msdepth_ros.core.preprocess import InputPlan
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.inference.predictor import DepthPredictor
 from msdepth_ros.ros.conversions import (copy_header, intrinsics_to_camera_info, numpy_to_image,
                                          points_to_pointcloud2)
 import numpy as np
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
 from std_msgs.msg import Header
 
 
@@ -59,11 +65,15 @@ class OutputRequest:
     points_rgb: bool = False
     colorized: bool = False
     colormap: str = 'turbo'
+    cloud_filter: CloudFilter = CloudFilter()
+    scan: bool = False
+    scan_height: int = 1
+    scan_frame_id: str = ''
 
     @property
     def anything(self) -> bool:
         """Return True when at least one output is asked for."""
-        return self.depth or self.camera_info or self.points or self.colorized
+        return self.depth or self.camera_info or self.points or self.colorized or self.scan
 
 
 @dataclass
@@ -73,8 +83,8 @@ class DepthOutputs:
 
     ``depth_m`` is the ``H x W`` float32 depth image (metres, NaN invalid), ``intrinsics`` its
     camera; ``timings_s`` has ``preprocess``, ``inference``, ``postprocess`` (from the
-    predictor), ``points`` (back-projection and cloud message) and ``messages`` (depth image,
-    camera info and preview messages).
+    predictor), ``points`` (cloud filter, back-projection and cloud message) and ``messages``
+    (depth image, camera info, scan and preview messages).
     """
 
     depth_m: np.ndarray
@@ -84,6 +94,7 @@ class DepthOutputs:
     points: PointCloud2 | None
     colorized: Image | None
     timings_s: dict[str, float]
+    scan: LaserScan | None = None
 
 
 class DepthPipeline:
@@ -104,8 +115,11 @@ class DepthPipeline:
         self._predictor: DepthPredictor | None = None
         self._rays_for: Intrinsics | None = None
         self._rays: np.ndarray | None = None
+        self._ray_norm: np.ndarray | None = None
         self._colour_plan: InputPlan | None = None
         self._colour_index: tuple[np.ndarray, np.ndarray] | None = None
+        self._scan_for: tuple[Intrinsics, int] | None = None
+        self._scan_geometry: ScanGeometry | None = None
 
     def predictor(self, settings: PredictionSettings) -> DepthPredictor:
         """Return the predictor for ``settings``, rebuilt only when they change."""
@@ -151,12 +165,25 @@ class DepthPipeline:
             colours = None
             if request.points_rgb:
                 colours = self._colours(image_rgb, predictor, depth_intrinsics)
-            xyz = backproject(depth_m, depth_intrinsics, rays=self._rays_of(depth_intrinsics))
+            rays = self._rays_of(depth_intrinsics)
+            cloud_filter = request.cloud_filter
+            if cloud_filter.identity:
+                xyz = backproject(depth_m, depth_intrinsics, rays=rays)
+            else:
+                # The filtered depth of every stride-th pixel, on those pixels' rays.
+                step = cloud_filter.stride
+                kept = cloud_filter.apply(depth_m, self._ray_norm)
+                xyz = np.multiply(rays[::step, ::step], kept[..., None])
+                if colours is not None:
+                    colours = colours[::step, ::step]
             points = points_to_pointcloud2(xyz, out_header, rgb=colours)
         t1 = time.perf_counter()
         depth_image = numpy_to_image(depth_m, '32FC1', out_header) if request.depth else None
         camera_info = (intrinsics_to_camera_info(depth_intrinsics, out_header)
                        if request.camera_info else None)
+        scan = None
+        if request.scan:
+            scan = self._scan(depth_m, depth_intrinsics, out_header, settings, request)
         colorized = None
         if request.colorized:
             preview = colorize_depth(depth_m, settings.min_depth_m, settings.max_depth_m,
@@ -167,15 +194,29 @@ class DepthPipeline:
         timings['messages'] = t2 - t1
         return DepthOutputs(depth_m=depth_m, intrinsics=depth_intrinsics,
                             depth_image=depth_image, camera_info=camera_info, points=points,
-                            colorized=colorized, timings_s=timings)
+                            colorized=colorized, timings_s=timings, scan=scan)
 
     def _rays_of(self, intrinsics: Intrinsics) -> np.ndarray:
         # The rays depend on the depth image's intrinsics only: recomputed when the camera (or
         # its size, or the upsampling) changes, not per frame.
         if self._rays is None or intrinsics != self._rays_for:
             self._rays = pixel_rays(intrinsics)
+            self._ray_norm = np.linalg.norm(self._rays, axis=-1)
             self._rays_for = intrinsics
         return self._rays
+
+    def _scan(self, depth_m: np.ndarray, intrinsics: Intrinsics, header: Header,
+              settings: PredictionSettings, request: OutputRequest) -> LaserScan:
+        """Return the scan of a depth image (its geometry cached per camera and band)."""
+        key = (intrinsics, request.scan_height)
+        if self._scan_geometry is None or key != self._scan_for:
+            self._scan_geometry = scan_geometry(intrinsics, request.scan_height)
+            self._scan_for = key
+        geometry = self._scan_geometry
+        ranges = depth_to_scan(depth_m, geometry, settings.min_depth_m, settings.max_depth_m)
+        return laser_scan_message(ranges, geometry, header, request.scan_frame_id
+                                  or scan_frame_id(header.frame_id), settings.min_depth_m,
+                                  settings.max_depth_m)
 
     def _colours(self, image_rgb: np.ndarray, predictor: DepthPredictor,
                  depth_intrinsics: Intrinsics) -> np.ndarray:
@@ -194,3 +235,25 @@ class DepthPipeline:
             self._colour_plan = plan
         rows_idx, cols_idx = self._colour_index
         return image_rgb[rows_idx, cols_idx]
+
+
+def laser_scan_message(ranges: np.ndarray, geometry: ScanGeometry, header: Header,
+                       frame_id: str, range_min_m: float, range_max_m: float) -> LaserScan:
+    """
+    Return a ``sensor_msgs/LaserScan`` of ``core.laser_scan.depth_to_scan``'s ranges.
+
+    The header is a copy of ``header`` with ``frame_id`` (the camera's body frame); the scan is
+    one image, so ``time_increment`` and ``scan_time`` are 0; no intensities.
+    """
+    msg = LaserScan()
+    msg.header = copy_header(header)
+    msg.header.frame_id = frame_id
+    msg.angle_min = float(geometry.angle_min)
+    msg.angle_max = float(geometry.angle_max)
+    msg.angle_increment = float(geometry.angle_increment)
+    msg.time_increment = 0.0
+    msg.scan_time = 0.0
+    msg.range_min = float(range_min_m)
+    msg.range_max = float(range_max_m) if math.isfinite(range_max_m) else math.inf
+    msg.ranges = array.array('f', np.asarray(ranges, dtype=np.float32).tobytes())
+    return msg
