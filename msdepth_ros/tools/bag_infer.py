@@ -30,6 +30,12 @@ the camera frame with the bag's transforms, projected with the bag's camera info
 crop; predictions clipped to the caps, not cut at the depth range). The paper's table is
 printed; ``metrics.json``, ``frames.csv`` (one row per frame) and ``metrics.png`` (the metrics
 over time) go to ``--output-dir``.
+
+The written ``points`` go through the depth node's cloud filter (``--cloud-*``). When
+``/tf_static`` also links ``--base-frame`` to the camera, each evaluated frame's cloud and scan
+are binned into 2D cells as Nav2's obstacle layer marks them (``tools.bag_occupancy``), and
+occupancy precision, recall and IoU (cells summed over the run) join the table, the CSV, the
+JSON and the plot.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from msdepth_ros.evaluation.evaluate import (depth_image_prediction, EvalProtoco
 from msdepth_ros.evaluation.report import format_report, report_dict
 from msdepth_ros.msgs.images import camera_info_to_intrinsics
 from msdepth_ros.msgs.readers import MessageError, pointcloud2_fields, tree_from_tf_messages
+from msdepth_ros.tools import bag_occupancy as occupancy
 from msdepth_ros.tools.bags import (bag_qos, BagError, BagOutput, camera_info_message, header,
                                     image_message, image_rgb, open_reader,
                                     organized_pointcloud_message, run_reporting_errors,
@@ -67,8 +74,9 @@ TF_STATIC_TOPIC = '/tf_static'
 DEPTH_TOPIC = 'depth/image'
 DEPTH_INFO_TOPIC = 'depth/camera_info'
 POINTS_TOPIC = 'points'
-#: The metrics drawn over time in ``metrics.png``.
+#: The metrics drawn over time in ``metrics.png`` (and the occupancy scores, in one panel).
 PLOTTED_METRICS = ('delta1', 'abs_rel', 'rmse', 'si_log')
+PLOTTED_OCCUPANCY = ('occupancy_precision', 'occupancy_recall', 'occupancy_iou')
 
 
 class InferError(RuntimeError):
@@ -210,6 +218,9 @@ class _Pending:
     camera_frame: str = ''
     points: np.ndarray | None = None
     scan_frame: str = ''
+    T_base_cam: np.ndarray | None = None
+    depth_m: np.ndarray | None = None
+    grid: Intrinsics | None = None
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -257,6 +268,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument('--output-dir', type=Path, default=None,
                             help='metrics.json, frames.csv, metrics.png (default: '
                             'OUT_BAG_eval beside OUT_BAG)')
+    cloud = parser.add_argument_group("cloud (as the depth node's parameters)")
+    occupancy.add_arguments(cloud, evaluation)
     output = parser.add_argument_group('output')
     output.add_argument('--storage', choices=STORAGES, default='mcap', help='storage format')
     output.add_argument('--overwrite', action='store_true', help='replace an existing OUT_BAG')
@@ -276,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be within 0 and 1000, got {value:g}")
     if args.max_scan_offset_ms <= 0:
         parser.error('--max-scan-offset-ms must be positive')
+    try:
+        args.cloud_filter = occupancy.cloud_filter_from(args)
+        args.occupancy = occupancy.settings_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     if not args.image_topic.startswith('/'):
         args.image_topic = '/' + args.image_topic
     if args.camera_info_topic is None:
@@ -377,7 +395,8 @@ class _Run:
         self.pending: dict[int, _Pending] = {}
         self.by_scan: dict[int, list[int]] = {}
         self.unevaluated = 0
-        self._rays: tuple[Intrinsics, np.ndarray] | None = None
+        self.no_base: list[str] = []
+        self._rays: tuple[Intrinsics, np.ndarray, np.ndarray] | None = None
 
     def plan_evaluation(self) -> str:
         """
@@ -405,10 +424,22 @@ class _Run:
                 reasons.append(str(exc))
             else:
                 self.pending[k] = _Pending(stamp=stamp, camera=camera, scan=j,
-                                           camera_frame=frame_id)
+                                           camera_frame=frame_id,
+                                           T_base_cam=self._base_transform(frame_id))
                 self.by_scan.setdefault(j, []).append(k)
         self.unevaluated = len(reasons)
         return '' if self.pending else f'no frame can be evaluated: {reasons[0]}'
+
+    def _base_transform(self, camera_frame: str) -> np.ndarray | None:
+        """Return the camera's pose in ``--base-frame`` (None without occupancy or transform)."""
+        settings = self.args.occupancy
+        if settings is None:
+            return None
+        try:
+            return self.index.tree.lookup(settings.base_frame, camera_frame)
+        except TransformError as exc:
+            self.no_base.append(str(exc))
+            return None
 
     def write(self, out: BagOutput, scan_conns: list[Any]) -> None:
         """Copy every message as it is, the outputs of each image right after it."""
@@ -450,7 +481,15 @@ class _Run:
             depth_m = np.where((result.depth_m >= lo) & (result.depth_m <= hi), result.depth_m,
                                np.float32(np.nan)).astype(np.float32)
         if self._rays is None or self._rays[0] != intrinsics:
-            self._rays = (intrinsics, pixel_rays(intrinsics))
+            rays = pixel_rays(intrinsics)
+            self._rays = (intrinsics, rays, np.linalg.norm(rays, axis=-1))
+        cloud_filter = self.args.cloud_filter
+        if cloud_filter.identity:
+            xyz = backproject(depth_m, intrinsics, rays=self._rays[1])
+        else:
+            step = cloud_filter.stride
+            xyz = np.multiply(self._rays[1][::step, ::step],
+                              cloud_filter.apply(depth_m, self._rays[2])[..., None])
         out_header = header(stamp, msg.header.frame_id)
         for name, message in (
                 (DEPTH_TOPIC, image_message(depth_m, '32FC1', out_header)),
@@ -458,14 +497,14 @@ class _Run:
                                                        intrinsics.height,
                                                        intrinsics.k_matrix(),
                                                        intrinsics.p_matrix())),
-                (POINTS_TOPIC, organized_pointcloud_message(
-                    out_header, backproject(depth_m, intrinsics, rays=self._rays[1])))):
+                (POINTS_TOPIC, organized_pointcloud_message(out_header, xyz))):
             out.write(out_conns[self.outputs[name]], bag_ns, message)
             self.counts[self.outputs[name]] += 1
         pending = self.pending.get(k)
         if pending is not None:
             plan = self.predictor.plan_for(rgb.shape[1], rgb.shape[0])
             pending.prediction = depth_image_prediction(result.depth_m, plan.camera_to_output)
+            pending.depth_m, pending.grid = depth_m, intrinsics
             self._evaluate_if_ready(k)
 
     def _scan(self, msg: Any) -> None:
@@ -502,6 +541,12 @@ class _Run:
         row = dict(evaluate(frame, frame, self.protocol, keep_examples=0).per_image[0])
         row.update(frame=k, stamp_ns=pending.stamp,
                    scan_stamp_ns=self.index.scans[pending.scan])
+        score = None
+        if pending.T_base_cam is not None:
+            score = occupancy.frame_occupancy(pending.depth_m, pending.grid, pending.points,
+                                              T_cam_scan, pending.T_base_cam,
+                                              self.args.occupancy, self.args.cloud_filter)
+        row.update(occupancy.row_values(score))
         self.rows[k] = row
 
     def report(self) -> EvalReport:
@@ -530,15 +575,24 @@ def _report(args: argparse.Namespace, run: _Run, preset_name: str, note: str) ->
     if run.unevaluated:
         print(f'({run.unevaluated} of {len(run.index.images)} frames not evaluated: no scan '
               f'within {args.max_scan_offset_ms:g} ms, no transform or no usable camera info)')
-    paths = write_outputs(args.output_dir, report, paper, extra={
-        'bag': str(args.in_bag), 'image_topic': args.image_topic,
-        'velodyne_topic': args.velodyne_topic, 'model': str(args.model)})
+    extra = {'bag': str(args.in_bag), 'image_topic': args.image_topic,
+             'velodyne_topic': args.velodyne_topic, 'model': str(args.model)}
+    if args.occupancy is not None:
+        total, frames = occupancy.run_total(report.per_image)
+        if frames:
+            print(occupancy.summary_table(total, frames, args.occupancy))
+            extra['occupancy'] = occupancy.summary_dict(total, frames, args.occupancy)
+        if run.no_base:
+            print(f'({len(run.no_base)} frames without occupancy: no transform '
+                  f'{args.occupancy.base_frame} <- camera on {TF_STATIC_TOPIC}: '
+                  f'{run.no_base[0]}; --base-frame names it)')
+    paths = write_outputs(args.output_dir, report, paper, extra=extra)
     print('wrote ' + ', '.join(str(p) for p in paths))
     return 0
 
 
 FRAME_COLUMNS = ('frame', 'stamp_ns', 'time_s', 'scan_stamp_ns', 'scan_offset_ms', 'gt_pixels',
-                 'pixels', *METRIC_NAMES)
+                 'pixels', *METRIC_NAMES, *occupancy.OCCUPANCY_COLUMNS)
 
 
 def write_outputs(output_dir: Path, report: EvalReport, paper: str,
@@ -561,7 +615,7 @@ def write_outputs(output_dir: Path, report: EvalReport, paper: str,
             writer = csv.writer(f)
             writer.writerow(FRAME_COLUMNS)
             for row in rows:
-                writer.writerow([_cell(row[c]) for c in FRAME_COLUMNS])
+                writer.writerow([_cell(row.get(c, '')) for c in FRAME_COLUMNS])
     write_atomically(paths[1], write_csv)
     plot_over_time(paths[2], report)
     return paths
@@ -580,8 +634,22 @@ def plot_over_time(path: Path, report: EvalReport) -> Path:
     import matplotlib.pyplot as plt
 
     time_s = np.array([row['time_s'] for row in report.per_image])
-    fig, axes = plt.subplots(len(PLOTTED_METRICS), 1, figsize=(9, 1.8 * len(PLOTTED_METRICS)),
-                             sharex=True, layout='constrained')
+    scored = [row for row in report.per_image if row.get('cells_tp', '') != '']
+    panels = len(PLOTTED_METRICS) + bool(scored)
+    fig, axes = plt.subplots(panels, 1, figsize=(9, 1.8 * panels), sharex=True,
+                             layout='constrained')
+    if scored:
+        total, _ = occupancy.run_total(scored)
+        ax = axes[-1]
+        for name in PLOTTED_OCCUPANCY:
+            values = np.array([row.get(name, math.nan) for row in report.per_image], float)
+            run_value = total.values()[name.split('_', 1)[1]]
+            ax.plot(time_s, values, '.-', lw=1,
+                    label=f'{name.split("_", 1)[1]} (run {run_value:.3f})')
+        ax.set_ylabel('occupancy', fontsize=8)
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(loc='upper right', fontsize=8)
+        ax.grid(alpha=0.3)
     for ax, name in zip(axes, PLOTTED_METRICS):
         values = np.array([row[name] for row in report.per_image], dtype=float)
         ax.plot(time_s, values, '.-', lw=1)
