@@ -86,7 +86,7 @@ class RawCompressedImage:
     """``sensor_msgs/CompressedImage`` with ``data`` a read-only uint8 view on the bytes."""
 
     header: Header
-    format: str
+    format: str  # noqa: A003 - the message field's name
     data: np.ndarray
 
 
