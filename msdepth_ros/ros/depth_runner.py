@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from msdepth_ros.inference.backend import Backend
+from msdepth_ros.msgs.cdr import read_compressed_image, read_image
 from msdepth_ros.ros import config as cfgmod
 from msdepth_ros.ros.config import NodeConfig
 from msdepth_ros.ros.conversions import (camera_info_to_intrinsics, compressed_to_rgb,
@@ -123,11 +124,11 @@ class DepthRunner:
         if config.input_compressed:
             self._image_sub = MatchedSubscription(
                 node, CompressedImage, compressed_topic, with_message_info(self._on_compressed),
-                config.input_qos_depth, config.input_reliability, log_info)
+                config.input_qos_depth, config.input_reliability, log_info, raw=True)
         else:
             self._image_sub = MatchedSubscription(
                 node, Image, image_topic, with_message_info(self._on_image),
-                config.input_qos_depth, config.input_reliability, log_info)
+                config.input_qos_depth, config.input_reliability, log_info, raw=True)
         self._info_sub: MatchedSubscription | None = None
         if config.use_camera_info:
             self._info_sub = MatchedSubscription(
@@ -170,29 +171,33 @@ class DepthRunner:
 
     # -- input (executor thread) ------------------------------------------------------------
 
-    def _on_image(self, msg: Image, info: dict[str, Any]) -> None:
-        self._take_frame(msg, info, image_to_rgb)
+    def _on_image(self, data: bytes, info: dict[str, Any]) -> None:
+        self._take_frame(data, info, read_image, image_to_rgb)
 
-    def _on_compressed(self, msg: CompressedImage, info: dict[str, Any]) -> None:
-        self._take_frame(msg, info, compressed_to_rgb)
+    def _on_compressed(self, data: bytes, info: dict[str, Any]) -> None:
+        self._take_frame(data, info, read_compressed_image, compressed_to_rgb)
 
-    def _take_frame(self, msg: Any, info: dict[str, Any],
+    def _take_frame(self, data: bytes, info: dict[str, Any], read: Callable[[bytes], Any],
                     to_rgb: Callable[[Any], np.ndarray]) -> None:
+        # The subscription is raw: ``data`` is the serialized message, read in place (msgs.cdr).
         received_ns = info.get('received_timestamp') or time.time_ns()
+        stamp = 'an image'
         try:
             lost = self._gaps.update(info.get('publication_sequence_number'),
                                      self._image_sub.publisher_count() == 1)
             if lost:
                 self.stats.add(LOST_TRANSPORT, lost)
             self.stats.add(RECEIVED)
+            msg = read(data)
+            stamp = f'image stamped {stamp_seconds(msg.header):.6f}'
             image_rgb = to_rgb(msg)
             frame, lost_waiting = self._pairing.image(image_rgb, msg.header, received_ns,
                                                       self._fallback())
         except (ConversionError, Rejected) as exc:
-            self._reject(exc.kind, f'skipped image stamped {stamp_seconds(msg.header):.6f}: {exc}')
+            self._reject(exc.kind, f'skipped {stamp}: {exc}')
             return
         except Exception as exc:  # noqa: B902 - a message must never stop the node
-            self._reject('internal', f'skipped an image: unexpected {type(exc).__name__}: {exc}')
+            self._reject('internal', f'skipped {stamp}: unexpected {type(exc).__name__}: {exc}')
             return
         if frame is None:
             # Counted as skipped only if its camera info never comes.
