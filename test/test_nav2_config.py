@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 COSTMAP = REPO_ROOT / 'config' / 'nav2_local_costmap.yaml'
 DEPTH_LAUNCH = REPO_ROOT / 'launch' / 'depth.launch.py'
 #: Observation source data type -> the node's topic that feeds it.
-SOURCE_TOPICS = {'PointCloud2': node_config.TOPIC_POINTS, 'LaserScan': 'scan'}
+SOURCE_TOPICS = {'PointCloud2': node_config.TOPIC_POINTS, 'LaserScan': node_config.TOPIC_SCAN}
 
 
 def _params() -> dict:

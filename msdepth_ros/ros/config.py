@@ -30,6 +30,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
+from msdepth_ros.core.cloud_filter import CloudFilter, DEFAULT_FLYING_PIXEL_THRESHOLD
 from msdepth_ros.core.colormap import COLORMAPS
 from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
 from msdepth_ros.core.presets import Preset, PRESETS
@@ -44,13 +45,15 @@ TOPIC_CAMERA_INFO = 'camera_info'
 TOPIC_DEPTH = 'depth/image'
 TOPIC_DEPTH_INFO = 'depth/camera_info'
 TOPIC_POINTS = 'points'
+TOPIC_SCAN = 'scan'
 TOPIC_COLORIZED = 'depth/colorized'
 TOPIC_DIAGNOSTICS = '/diagnostics'
 
 #: Topics the node subscribes to (which one of the two images depends on ``input_compressed``).
 INPUT_TOPICS = (TOPIC_IMAGE, TOPIC_IMAGE_COMPRESSED, TOPIC_CAMERA_INFO)
 #: Topics the node publishes.
-OUTPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_POINTS, TOPIC_COLORIZED, TOPIC_DIAGNOSTICS)
+OUTPUT_TOPICS = (TOPIC_DEPTH, TOPIC_DEPTH_INFO, TOPIC_POINTS, TOPIC_SCAN, TOPIC_COLORIZED,
+                 TOPIC_DIAGNOSTICS)
 
 #: Model files the backends load: checkpoints, ONNX, TensorRT engines.
 MODEL_SUFFIXES = ('.pt', '.onnx', '.engine', '.plan')
@@ -181,6 +184,25 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=False),
     ParamSpec('points_rgb', False, 'Add the image colour to the point cloud (rgb field, '
               'point_step 32).', read_only=False),
+    ParamSpec('cloud_flying_pixel_threshold', DEFAULT_FLYING_PIXEL_THRESHOLD, 'Drop cloud '
+              "points whose 8-neighbours' depth differs from their own by more than this "
+              'fraction of it (flying pixels at depth discontinuities); 0: off. The depth image '
+              'is never filtered.', read_only=False, min_value=0.0, max_value=10.0),
+    ParamSpec('cloud_max_range_m', 0.0, 'Drop cloud points farther than this from the camera '
+              '(along the ray); 0: no cap but the depth range.', read_only=False,
+              min_value=0.0, max_value=1000.0),
+    ParamSpec('cloud_stride', 1, 'Keep every n-th pixel of every n-th row in the cloud (still '
+              'organized, ceil(H/n) x ceil(W/n)).', read_only=False, min_value=1,
+              max_value=64),
+    ParamSpec('publish_scan', False, 'Publish a sensor_msgs/LaserScan on scan '
+              "(depthimage_to_laserscan's semantics, +inf where a beam sees nothing).",
+              read_only=False),
+    ParamSpec('scan_height', 1, 'Rows of the depth image around its optical centre that the '
+              'scan takes the nearest range of.', read_only=False, min_value=1,
+              max_value=16384),
+    ParamSpec('scan_frame_id', '', 'Frame of the scan (x forward, y left); empty: the depth '
+              "image's frame without _optical (camera_optical_frame -> camera_frame).",
+              read_only=False),
     ParamSpec('publish_colorized', True, 'Publish a colourised depth preview on depth/colorized '
               '(built only while someone subscribes).', read_only=False),
     ParamSpec('colormap', 'turbo', 'Colour map of depth/colorized.', read_only=False,
@@ -230,6 +252,12 @@ class NodeConfig:
     skip_unsubscribed: bool
     publish_points: bool
     points_rgb: bool
+    cloud_flying_pixel_threshold: float
+    cloud_max_range_m: float
+    cloud_stride: int
+    publish_scan: bool
+    scan_height: int
+    scan_frame_id: str
     publish_colorized: bool
     colormap: str
     diagnostics_period_s: float
@@ -290,6 +318,12 @@ class NodeConfig:
         if self.engine_cache_dir:
             options['cache_dir'] = self.engine_cache_dir
         return options_for(self.backend, options)
+
+    def cloud_filter(self) -> CloudFilter:
+        """Return the filter of the cloud (``core.cloud_filter``)."""
+        return CloudFilter(flying_pixel_threshold=self.cloud_flying_pixel_threshold,
+                           max_range_m=self.cloud_max_range_m or math.inf,
+                           stride=self.cloud_stride)
 
     @property
     def uses_demo_model(self) -> bool:

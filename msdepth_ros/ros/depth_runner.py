@@ -46,7 +46,7 @@ from msdepth_ros.ros.qos import MatchedSubscription, output_qos
 import numpy as np
 from rclpy.node import Node
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 
 #: rclpy hands a ``MessageInfo`` (receive time, sequence numbers) to callbacks that take two
 #: arguments from Iron on (``Subscription.CallbackType``); Humble's rclpy calls every callback
@@ -139,9 +139,10 @@ class DepthRunner:
         self._pub_depth = node.create_publisher(Image, cfgmod.TOPIC_DEPTH, qos)
         self._pub_info = node.create_publisher(CameraInfo, cfgmod.TOPIC_DEPTH_INFO, qos)
         self._pub_points = node.create_publisher(PointCloud2, cfgmod.TOPIC_POINTS, qos)
+        self._pub_scan = node.create_publisher(LaserScan, cfgmod.TOPIC_SCAN, qos)
         self._pub_colorized = node.create_publisher(Image, cfgmod.TOPIC_COLORIZED, qos)
         self._endpoints: list[Any] = [self._pub_depth, self._pub_info, self._pub_points,
-                                      self._pub_colorized]
+                                      self._pub_scan, self._pub_colorized]
         self._graph_timer = node.create_timer(GRAPH_CHECK_PERIOD_S, self._match_publishers)
         self._match_publishers()
         self._worker = threading.Thread(target=self._work, name='depth_worker', daemon=True)
@@ -281,6 +282,7 @@ class DepthRunner:
         for publisher, message in ((self._pub_depth, out.depth_image),
                                    (self._pub_info, out.camera_info),
                                    (self._pub_points, out.points),
+                                   (self._pub_scan, out.scan),
                                    (self._pub_colorized, out.colorized)):
             if message is not None:
                 publisher.publish(message)
@@ -296,6 +298,9 @@ class DepthRunner:
         return OutputRequest(
             depth=wanted(self._pub_depth), camera_info=wanted(self._pub_info),
             points=config.publish_points and wanted(self._pub_points),
+            cloud_filter=config.cloud_filter(),
+            scan=config.publish_scan and wanted(self._pub_scan),
+            scan_height=config.scan_height, scan_frame_id=config.scan_frame_id,
             points_rgb=config.points_rgb,
             # The preview is for people looking at it: never built without a subscriber.
             colorized=(config.publish_colorized
