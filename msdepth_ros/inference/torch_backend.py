@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from msdepth_ros.inference.backend import Backend, BackendError, BackendInfo
+from msdepth_ros.inference.interface import Backend, BackendError, BackendInfo
 import numpy as np
 
 TORCH_PRECISIONS = ('auto', 'fp32', 'fp16')
