@@ -172,8 +172,9 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
 def load_backends(presets: Sequence[str], names: Sequence[str], fc_width: int,
                   folder: Path) -> dict[str, list[tuple[str, object]]]:
     """Return ``(name, backend)`` of each backend in ``names`` for each preset (one network)."""
-    from msdepth_ros.inference.backend import BackendError, load_backend
+    from msdepth_ros.inference.backend import load_backend
     from msdepth_ros.inference.export import export_onnx
+    from msdepth_ros.inference.interface import BackendError
     from msdepth_ros.model.checkpoint import save_checkpoint
     from msdepth_ros.model.network import build_model, ModelConfig
     import torch

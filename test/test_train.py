@@ -33,7 +33,9 @@ from msdepth_ros.model.checkpoint import load_checkpoint
 from msdepth_ros.tools.evaluate import ModelSource
 from msdepth_ros.train.config import (config_from_dict, ConfigError, dump_config, load_config,
                                       PAPER_LR, PAPER_SAMPLES)
-from msdepth_ros.train.trainer import ExampleSource, StepBatchSampler, train, weights_digest
+from msdepth_ros.train.examples import ExampleSource, StepBatchSampler
+from msdepth_ros.train.stages import weights_digest
+from msdepth_ros.train.trainer import train
 import numpy as np
 import pytest
 import yaml
