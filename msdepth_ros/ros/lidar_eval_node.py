@@ -321,6 +321,8 @@ class LidarEvalNode(Node):
             config = EvalConfig.from_parameters(merged)
         except ConfigError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
+        if not self.config.occupancy:  # read-only, but off when tf2_msgs is missing
+            config = dataclasses.replace(config, occupancy=False)
         self._values, self.config = merged, config
         self._log_bad.period_s = config.log_throttle_s
         log_changes(self, params, merged)
