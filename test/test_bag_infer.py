@@ -249,14 +249,17 @@ def test_occupancy_equals_cells_computed_from_the_drive_files(setup, inferred):
     total = OccupancyScore()
     for row, (_, depth_msg), (_, info), (_, scan) in zip(rows, depths, infos, _frames(drive)):
         grid = Intrinsics.from_k(info.k, info.width, info.height)
-        want = bag_occupancy.frame_occupancy(
+        want, want_ceiling = bag_occupancy.frame_occupancy(
             depth_of(depth_msg), grid, read_velodyne_points(scan)[:, :3].astype(np.float64),
             calibration.T_cam_velo(2), T_base_cam, settings, CloudFilter())
         got = OccupancyScore(int(row['cells_tp']), int(row['cells_fp']), int(row['cells_fn']))
         # The bag's transforms are quaternions of the calibration's rotations (~1e-8 m apart):
         # a point on a cell border may fall one cell over.
-        for a, b in ((got.tp, want.tp), (got.fp, want.fp), (got.fn, want.fn)):
-            assert abs(a - b) <= 2 + 0.01 * b, (got, want)
+        ceiling = OccupancyScore(int(row['ceiling_tp']), int(row['ceiling_fp']),
+                                 int(row['ceiling_fn']))
+        for a, b in ((got.tp, want.tp), (got.fp, want.fp), (got.fn, want.fn),
+                     (ceiling.tp, want_ceiling.tp), (ceiling.fp, want_ceiling.fp)):
+            assert abs(a - b) <= 2 + 0.01 * b, (got, want, ceiling, want_ceiling)
         assert want.tp + want.fn > 0  # the drive's scans mark cells
         total = total + got
     data = json.loads((eval_dir / 'metrics.json').read_text())['occupancy']
@@ -265,6 +268,8 @@ def test_occupancy_equals_cells_computed_from_the_drive_files(setup, inferred):
     assert data['base_frame'] == 'base_link' and data['min_height_m'] == -0.63
     assert 'Occupancy over 3 frames (cells of 0.1 m in base_link' in stdout
     assert f'| {total.tp} | {total.fp} | {total.fn} |' in stdout
+    assert '| resolution ceiling (the scan at its pixels) |' in stdout
+    assert data['resolution_ceiling']['precision'] > 0.5
 
 
 def test_upsampling_depth_range_and_no_velodyne(setup, tmp_path, capsys):

@@ -63,31 +63,39 @@ def test_a_frame_s_cells_from_the_depth_image_and_the_scan():
     scan = wall_cam - T_cam_scan[:3, 3]
     settings = occ.settings_from(_args('--occupancy-min-height-m', '0.1',
                                        '--occupancy-max-height-m', '2.0'))
-    exact = occ.frame_occupancy(depth, GRID, scan, T_cam_scan, T_base_cam, settings,
-                                CloudFilter())
+    exact, ceiling = occ.frame_occupancy(depth, GRID, scan, T_cam_scan, T_base_cam, settings,
+                                         CloudFilter())
     assert exact.tp > 10 and (exact.fp, exact.fn) == (0, 0)
-    short = occ.frame_occupancy(depth * 0.8, GRID, scan, T_cam_scan, T_base_cam, settings,
-                                CloudFilter())
+    # One scan point per depth pixel: the scan at the depth pixels is the truth itself.
+    assert ceiling == exact
+    short, same_ceiling = occ.frame_occupancy(depth * 0.8, GRID, scan, T_cam_scan, T_base_cam,
+                                              settings, CloudFilter())
     assert short.tp == 0 and short.fn == exact.tp and short.fp > 0
+    assert same_ceiling == ceiling  # the ceiling does not depend on the prediction
     # Through the transform the other way round, the cells move: not the same frame.
-    wrong = occ.frame_occupancy(depth, GRID, scan, invert(T_cam_scan), T_base_cam, settings,
-                                CloudFilter())
+    wrong, _ = occ.frame_occupancy(depth, GRID, scan, invert(T_cam_scan), T_base_cam,
+                                   settings, CloudFilter())
     assert wrong.tp == 0 and wrong.fn > 0 and wrong.fp == exact.tp
 
 
 def test_rows_and_the_run_total():
-    rows = [occ.row_values(OccupancyScore(3, 1, 2)), occ.row_values(None),
-            occ.row_values(OccupancyScore(1, 0, 0))]
+    rows = [occ.row_values((OccupancyScore(3, 1, 2), OccupancyScore(5, 0, 0))),
+            occ.row_values(None),
+            occ.row_values((OccupancyScore(1, 0, 0), OccupancyScore(1, 1, 0)))]
     assert rows[0]['occupancy_precision'] == 0.75 and rows[0]['cells_fn'] == 2
     assert math.isnan(rows[1]['occupancy_iou']) and rows[1]['cells_tp'] == ''
     assert set(rows[0]) == set(occ.OCCUPANCY_COLUMNS)
     total, frames = occ.run_total(rows)
     assert (total, frames) == (OccupancyScore(4, 1, 2), 2)
+    ceiling, _ = occ.run_total(rows, 'ceiling')
+    assert ceiling == OccupancyScore(6, 1, 0)
     settings = occ.settings_from(_args())
-    summary = occ.summary_dict(total, frames, settings)
+    summary = occ.summary_dict(total, ceiling, frames, settings)
     assert summary['precision'] == 0.8 and summary['iou'] == pytest.approx(4 / 7)
     assert summary['base_frame'] == 'base_link' and summary['frames'] == 2
-    table = occ.summary_table(total, frames, settings)
-    assert '| 0.800 | 0.667 | 0.571 | 4 | 1 | 2 |' in table
+    assert summary['resolution_ceiling']['precision'] == pytest.approx(6 / 7)
+    table = occ.summary_table(total, ceiling, frames, settings)
+    assert '| depth image | 0.800 | 0.667 | 0.571 | 4 | 1 | 2 |' in table
+    assert '| 0.857 | 1.000 | 0.857 | 6 | 1 | 0 |' in table
     assert 'in base_link, heights -0.63 to 1.07 m' in table
-    assert occ.summary_dict(OccupancyScore(), 0, settings)['precision'] is None
+    assert occ.summary_dict(OccupancyScore(), ceiling, 0, settings)['precision'] is None

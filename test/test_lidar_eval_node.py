@@ -384,6 +384,9 @@ def test_occupancy_is_scored_once_base_link_is_on_tf(system):
         expected.precision, rel=1e-5)
     assert status['evaluation occupancy cells tp/fp/fn (run)'] == \
         f'{expected.tp}/{expected.fp}/{expected.fn}'
+    ceiling = float(status['evaluation occupancy precision (ceiling: the LIDAR at the depth '
+                           'pixels, run)'])
+    assert 0.0 <= ceiling <= 1.0  # equals a local computation in test_ros_evaluation
 
 
 def test_ctrl_c_exits_cleanly(system):

@@ -27,7 +27,7 @@ from geometry_msgs.msg import TransformStamped
 from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import CROPS
-from msdepth_ros.core.occupancy import cell_indices, occupied_cells
+from msdepth_ros.core.occupancy import cell_indices, occupied_cells, OccupancyScore
 from msdepth_ros.core.online_eval import frame_metrics
 from msdepth_ros.core.transforms import apply, matrix_to_quaternion, rigid_transform
 from msdepth_ros.msgs.images import ConversionError
@@ -293,6 +293,8 @@ def test_occupancy_bins_both_clouds_in_the_base_frame(harness):
     assert (short.tp, short.fn) == (0, truth.size) and short.fp > 0
     run = h.evaluator.occupancy()
     assert run.run == exact + short and run.last == short and run.frames_no_base == 1
+    # The ceiling: the scan on the depth image's pixels marks the truth's cells exactly.
+    assert run.ceiling == OccupancyScore(2 * truth.size, 0, 0)
     assert run.run.precision == pytest.approx(truth.size / (truth.size + short.fp))
     assert not h.rejected
 

@@ -137,13 +137,16 @@ class OccupancySummary:
 
     ``run``: the cell counts summed over the frames scored with occupancy (``frames``);
     ``last``: the last such frame's (None before the first); ``frames_no_base``: scored frames
-    without the transform base frame <- camera.
+    without the transform base frame <- camera; ``ceiling``: the counts of the scan itself
+    sampled at the depth image's pixels, summed like ``run`` (what a perfect depth image of
+    that size would score: DESIGN.md section 5).
     """
 
     run: OccupancyScore
     last: OccupancyScore | None
     frames: int
     frames_no_base: int
+    ceiling: OccupancyScore = OccupancyScore()
 
 
 @dataclass(frozen=True)
@@ -316,9 +319,9 @@ class LidarEvaluator:
             return
         gt_m = scan_depth_image(scan.points_m, T_cam_lidar, job.grid, job.camera, self._crop)
         score = frame_metrics(job.depth_m, gt_m, *self._depth_range_m)
-        occupancy = None
+        occupancy = ceiling = None
         if self._occupancy_spec is not None:
-            occupancy = self._score_occupancy(job, scan.points_m, T_cam_lidar)
+            occupancy, ceiling = self._score_occupancy(job, scan.points_m, T_cam_lidar)
         self._running.add(score)
         summary = self._running.summary()
         with self._summary_lock:
@@ -329,16 +332,22 @@ class LidarEvaluator:
             if occupancy is None:
                 self._occupancy = OccupancySummary(
                     before.run, before.last, before.frames,
-                    before.frames_no_base + int(self._occupancy_spec is not None))
+                    before.frames_no_base + int(self._occupancy_spec is not None),
+                    before.ceiling)
             else:
                 self._occupancy = OccupancySummary(before.run + occupancy, occupancy,
-                                                   before.frames + 1, before.frames_no_base)
+                                                   before.frames + 1, before.frames_no_base,
+                                                   before.ceiling + ceiling)
         if self._on_score is not None:
             self._on_score(job, score, offset_s, occupancy)
 
-    def _score_occupancy(self, job: EvalJob, points_lidar: np.ndarray,
-                         T_cam_lidar: np.ndarray) -> OccupancyScore | None:
-        """Score the cells both clouds mark in the base frame; None without its transform."""
+    def _score_occupancy(self, job: EvalJob, points_lidar: np.ndarray, T_cam_lidar: np.ndarray
+                         ) -> tuple[OccupancyScore | None, OccupancyScore | None]:
+        """
+        Score the cells both clouds mark in the base frame, and the resolution ceiling.
+
+        ``(None, None)`` without the transform base frame <- camera.
+        """
         camera_frame = job.frame_id.lstrip('/')
         try:
             with self._tree_lock:
@@ -350,12 +359,14 @@ class LidarEvaluator:
                                                  f'{self._base_frame!r} on /tf_static or /tf '
                                                  f'({exc}); frames are scored without occupancy '
                                                  'until one arrives')
-            return None
+            return None, None
         spec = self._occupancy_spec
         predicted = depth_occupancy(job.depth_m, job.grid, T_base_cam, spec, self._cloud_filter)
         truth = occupied_cells(apply(T_base_cam @ T_cam_lidar, points_lidar), T_base_cam,
                                job.grid, spec)
-        return score_cells(predicted, truth)
+        sampled = depth_occupancy(scan_depth_image(points_lidar, T_cam_lidar, job.grid),
+                                  job.grid, T_base_cam, spec)
+        return score_cells(predicted, truth), score_cells(sampled, truth)
 
     def _transform(self, camera_frame: str, lidar_frame: str) -> np.ndarray | None:
         """``T_cam_lidar``, or None (warned, throttled) while TF has no such transform."""

@@ -309,6 +309,8 @@ class LidarEvalNode(Node):
         values += [(f'occupancy {name} (last frame)', 'nan' if last is None else f'{value:.6g}')
                    for name, value in (last or run).values().items()]
         values.append(('occupancy cells tp/fp/fn (run)', f'{run.tp}/{run.fp}/{run.fn}'))
+        values += [(f'occupancy {name} (ceiling: the LIDAR at the depth pixels, run)',
+                    f'{value:.6g}') for name, value in occupancy.ceiling.values().items()]
         return values
 
     def _publish_diagnostics(self) -> None:

@@ -541,12 +541,12 @@ class _Run:
         row = dict(evaluate(frame, frame, self.protocol, keep_examples=0).per_image[0])
         row.update(frame=k, stamp_ns=pending.stamp,
                    scan_stamp_ns=self.index.scans[pending.scan])
-        score = None
+        scores = None
         if pending.T_base_cam is not None:
-            score = occupancy.frame_occupancy(pending.depth_m, pending.grid, pending.points,
+            scores = occupancy.frame_occupancy(pending.depth_m, pending.grid, pending.points,
                                               T_cam_scan, pending.T_base_cam,
                                               self.args.occupancy, self.args.cloud_filter)
-        row.update(occupancy.row_values(score))
+        row.update(occupancy.row_values(scores))
         self.rows[k] = row
 
     def report(self) -> EvalReport:
@@ -579,9 +579,10 @@ def _report(args: argparse.Namespace, run: _Run, preset_name: str, note: str) ->
              'velodyne_topic': args.velodyne_topic, 'model': str(args.model)}
     if args.occupancy is not None:
         total, frames = occupancy.run_total(report.per_image)
+        ceiling, _ = occupancy.run_total(report.per_image, 'ceiling')
         if frames:
-            print(occupancy.summary_table(total, frames, args.occupancy))
-            extra['occupancy'] = occupancy.summary_dict(total, frames, args.occupancy)
+            print(occupancy.summary_table(total, ceiling, frames, args.occupancy))
+            extra['occupancy'] = occupancy.summary_dict(total, ceiling, frames, args.occupancy)
         if run.no_base:
             print(f'({len(run.no_base)} frames without occupancy: no transform '
                   f'{args.occupancy.base_frame} <- camera on {TF_STATIC_TOPIC}: '

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import math
 from typing import Any
 
+from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.cloud_filter import CloudFilter, DEFAULT_FLYING_PIXEL_THRESHOLD
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.occupancy import (DEFAULT_CELL_M, depth_occupancy, OCCUPANCY_NAMES,
@@ -40,9 +41,10 @@ import numpy as np
 
 #: KITTI's OXTS unit (``base_link`` of its bags) above the road.
 KITTI_BASE_HEIGHT_M = 0.93
-#: Columns of ``frames.csv`` and keys of a frame's row.
+#: Columns of ``frames.csv`` and keys of a frame's row: the scores, the cell counts, and the
+#: counts of the resolution ceiling (the scan sampled at the depth image's pixels).
 OCCUPANCY_COLUMNS = (*(f'occupancy_{name}' for name in OCCUPANCY_NAMES),
-                     'cells_tp', 'cells_fp', 'cells_fn')
+                     'cells_tp', 'cells_fp', 'cells_fn', 'ceiling_tp', 'ceiling_fp', 'ceiling_fn')
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,10 @@ def settings_from(args: argparse.Namespace) -> OccupancySettings | None:
 
 def frame_occupancy(depth_m: np.ndarray, grid: Intrinsics, points_scan: np.ndarray,
                     T_cam_scan: np.ndarray, T_base_cam: np.ndarray,
-                    settings: OccupancySettings, cloud_filter: CloudFilter) -> OccupancyScore:
+                    settings: OccupancySettings, cloud_filter: CloudFilter
+                    ) -> tuple[OccupancyScore, OccupancyScore]:
     """
-    Score one frame's cells.
+    Score one frame's cells, and the resolution ceiling's.
 
     Parameters
     ----------
@@ -127,50 +130,73 @@ def frame_occupancy(depth_m: np.ndarray, grid: Intrinsics, points_scan: np.ndarr
     settings, cloud_filter:
         The binning and the cloud's filter (the scan is never filtered).
 
+    Returns
+    -------
+    The depth image's score, and that of the scan sampled at the depth image's pixels (what a
+    perfect depth image of that size would score: DESIGN.md section 5).
+
     """
     predicted = depth_occupancy(depth_m, grid, T_base_cam, settings.spec, cloud_filter)
     truth = occupied_cells(apply(T_base_cam @ T_cam_scan, points_scan), T_base_cam, grid,
                            settings.spec)
-    return score_cells(predicted, truth)
+    sampled = depth_image_from_points(apply(T_cam_scan, points_scan), grid)
+    ceiling = depth_occupancy(sampled, grid, T_base_cam, settings.spec)
+    return score_cells(predicted, truth), score_cells(ceiling, truth)
 
 
-def row_values(score: OccupancyScore | None) -> dict[str, Any]:
-    """Return a frame's ``OCCUPANCY_COLUMNS`` (NaN ratios and no cells without a score)."""
-    if score is None:
+def row_values(scores: tuple[OccupancyScore, OccupancyScore] | None) -> dict[str, Any]:
+    """Return a frame's ``OCCUPANCY_COLUMNS`` (NaN ratios and no cells without scores)."""
+    if scores is None:
         return {**{f'occupancy_{name}': math.nan for name in OCCUPANCY_NAMES},
-                'cells_tp': '', 'cells_fp': '', 'cells_fn': ''}
+                **{f'{kind}_{count}': '' for kind in ('cells', 'ceiling')
+                   for count in ('tp', 'fp', 'fn')}}
+    score, ceiling = scores
     return {**{f'occupancy_{name}': value for name, value in score.values().items()},
-            'cells_tp': score.tp, 'cells_fp': score.fp, 'cells_fn': score.fn}
+            'cells_tp': score.tp, 'cells_fp': score.fp, 'cells_fn': score.fn,
+            'ceiling_tp': ceiling.tp, 'ceiling_fp': ceiling.fp, 'ceiling_fn': ceiling.fn}
 
 
-def run_total(rows: list[dict[str, Any]]) -> tuple[OccupancyScore, int]:
-    """Return the cell counts summed over the rows that have them, and how many those are."""
+def run_total(rows: list[dict[str, Any]], kind: str = 'cells') -> tuple[OccupancyScore, int]:
+    """
+    Return the counts summed over the rows that have them, and how many those are.
+
+    ``kind``: ``cells`` (the depth image's) or ``ceiling`` (the resolution ceiling's).
+    """
     total, frames = OccupancyScore(), 0
     for row in rows:
-        if row.get('cells_tp', '') != '':
-            total = total + OccupancyScore(int(row['cells_tp']), int(row['cells_fp']),
-                                           int(row['cells_fn']))
+        if row.get(f'{kind}_tp', '') != '':
+            total = total + OccupancyScore(int(row[f'{kind}_tp']), int(row[f'{kind}_fp']),
+                                           int(row[f'{kind}_fn']))
             frames += 1
     return total, frames
 
 
-def summary_dict(total: OccupancyScore, frames: int,
+def _scores(score: OccupancyScore) -> dict[str, Any]:
+    return {'tp': score.tp, 'fp': score.fp, 'fn': score.fn,
+            **{name: (None if math.isnan(value) else value)
+               for name, value in score.values().items()}}
+
+
+def summary_dict(total: OccupancyScore, ceiling: OccupancyScore, frames: int,
                  settings: OccupancySettings) -> dict[str, Any]:
-    """Return the run's occupancy for ``metrics.json``."""
+    """Return the run's occupancy (and its resolution ceiling) for ``metrics.json``."""
     spec = settings.spec
     return {'frames': frames, 'base_frame': settings.base_frame, 'cell_m': spec.cell_m,
             'min_height_m': spec.min_height_m, 'max_height_m': spec.max_height_m,
-            'max_range_m': spec.max_range_m, 'tp': total.tp, 'fp': total.fp, 'fn': total.fn,
-            **{name: (None if math.isnan(value) else value)
-               for name, value in total.values().items()}}
+            'max_range_m': spec.max_range_m, **_scores(total),
+            'resolution_ceiling': _scores(ceiling)}
 
 
-def summary_table(total: OccupancyScore, frames: int, settings: OccupancySettings) -> str:
+def summary_table(total: OccupancyScore, ceiling: OccupancyScore, frames: int,
+                  settings: OccupancySettings) -> str:
     """Return the run's occupancy as a small Markdown table with a line saying what it is."""
-    values = total.values()
-    cells = ' | '.join('n/a' if math.isnan(values[name]) else f'{values[name]:.3f}'
-                       for name in OCCUPANCY_NAMES)
-    return (f'Occupancy over {frames} frames ({settings.describe()}; cells summed):\n\n'
-            '| precision | recall | IoU | cells TP | FP | FN |\n'
-            '| --- | --- | --- | --- | --- | --- |\n'
-            f'| {cells} | {total.tp} | {total.fp} | {total.fn} |')
+    lines = [f'Occupancy over {frames} frames ({settings.describe()}; cells summed):', '',
+             '| cloud | precision | recall | IoU | cells TP | FP | FN |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
+    for label, score in (('depth image', total),
+                         ('resolution ceiling (the scan at its pixels)', ceiling)):
+        values = score.values()
+        cells = ' | '.join('n/a' if math.isnan(values[name]) else f'{values[name]:.3f}'
+                           for name in OCCUPANCY_NAMES)
+        lines.append(f'| {label} | {cells} | {score.tp} | {score.fp} | {score.fn} |')
+    return '\n'.join(lines)
