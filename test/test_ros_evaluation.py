@@ -27,7 +27,7 @@ from geometry_msgs.msg import TransformStamped
 from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import CROPS
-from msdepth_ros.core.occupancy import cell_indices, occupied_cells, OccupancyScore
+from msdepth_ros.core.occupancy import cell_indices, OccupancyScore, occupied_cells
 from msdepth_ros.core.online_eval import frame_metrics
 from msdepth_ros.core.transforms import apply, matrix_to_quaternion, rigid_transform
 from msdepth_ros.msgs.images import ConversionError

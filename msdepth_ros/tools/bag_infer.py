@@ -544,8 +544,8 @@ class _Run:
         scores = None
         if pending.T_base_cam is not None:
             scores = occupancy.frame_occupancy(pending.depth_m, pending.grid, pending.points,
-                                              T_cam_scan, pending.T_base_cam,
-                                              self.args.occupancy, self.args.cloud_filter)
+                                               T_cam_scan, pending.T_base_cam,
+                                               self.args.occupancy, self.args.cloud_filter)
         row.update(occupancy.row_values(scores))
         self.rows[k] = row
 
