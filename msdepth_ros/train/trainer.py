@@ -517,7 +517,8 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                 continue
             start_step = state['step'] if state['stage'] == stage else 0
             steps = math.ceil(stage_cfg.samples / config.batch_size)
-            groups = stage_parameter_groups(model, stage, config.learning_rates(stage))
+            stage_lrs = config.learning_rates(stage)
+            groups = stage_parameter_groups(model, stage, stage_lrs)
             optimizer = torch.optim.SGD(groups, lr=groups[0]['lr'], momentum=config.momentum,
                                         weight_decay=config.weight_decay)
             # bfloat16 has float32's range: only float16 needs its gradients scaled.
@@ -559,6 +560,8 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                 with torch.autocast(ctx.device.type, dtype=amp_dtype, enabled=use_amp):
                     pred = net(images)
                 loss = scale_invariant_loss(pred.float(), targets, config.loss_lambda)
+                for group in optimizer.param_groups:  # the stage's lr_schedule
+                    group['lr'] = stage_lrs[group['name']] * stage_cfg.lr_factor(step, steps)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if config.grad_clip_norm > 0:
@@ -605,7 +608,7 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
             if ctx.is_main:
                 save_checkpoint(path, model, metadata=_metadata(
                     config, ctx, state['stages_done'], stage, steps,
-                    result.val_metrics.get(stage)))
+                    result.val_metrics.get(stage)), weights_dtype=config.checkpoint_dtype)
             result.stage_checkpoints[stage] = path
             _barrier(ctx)
             state['stage'], state['optimizer'], state['scaler'] = None, None, None
@@ -623,7 +626,8 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
                              if state['stages_done'] else None, None, None)
             meta['val_metrics'] = plain_data(result.val_metrics)
             meta['rank_weight_digests'] = list(digests)
-            save_checkpoint(result.final_checkpoint, model, metadata=meta)
+            save_checkpoint(result.final_checkpoint, model, metadata=meta,
+                            weights_dtype=config.checkpoint_dtype)
         _barrier(ctx)
     finally:
         if samples_file is not None:
