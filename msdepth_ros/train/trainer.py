@@ -230,7 +230,8 @@ def run_stage(run: Run, state: RunState, stage_index: int, stage: str) -> None:
         return
     start_step = state.start_step(stage)
     steps = math.ceil(stage_cfg.samples / config.batch_size)
-    groups = stage_parameter_groups(run.model, stage, config.learning_rates(stage))
+    stage_lrs = config.learning_rates(stage)
+    groups = stage_parameter_groups(run.model, stage, stage_lrs)
     optimizer = torch.optim.SGD(groups, lr=groups[0]['lr'], momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     # bfloat16 has float32's range: only float16 needs its gradients scaled.
@@ -261,6 +262,8 @@ def run_stage(run: Run, state: RunState, stage_index: int, stage: str) -> None:
         # continues exactly as an uninterrupted one.
         torch.manual_seed(int(np.random.SeedSequence(
             [config.seed, stage_index, step, ctx.rank]).generate_state(1)[0]))
+        for group in optimizer.param_groups:  # the stage's lr_schedule
+            group['lr'] = stage_lrs[group['name']] * stage_cfg.lr_factor(step, steps)
         losses.add(train_step(net, optimizer, scaler, images.to(ctx.device, non_blocking=True),
                               targets.to(ctx.device, non_blocking=True), config,
                               run.amp_dtype))
@@ -292,7 +295,8 @@ def run_stage(run: Run, state: RunState, stage_index: int, stage: str) -> None:
     _save_resumable(run, state, stage, steps, optimizer, scaler)
     if ctx.is_main:
         save_checkpoint(stage_path, run.model, metadata=_metadata(
-            config, ctx, state.stages_done, stage, steps, run.result.val_metrics.get(stage)))
+            config, ctx, state.stages_done, stage, steps, run.result.val_metrics.get(stage)),
+            weights_dtype=config.checkpoint_dtype)
     run.result.stage_checkpoints[stage] = stage_path
     barrier(ctx)
 
@@ -368,7 +372,8 @@ def _save_final(run: Run, state: RunState) -> None:
                          if state.stages_done else None, None, None)
         meta['val_metrics'] = plain_data(run.result.val_metrics)
         meta['rank_weight_digests'] = list(digests)
-        save_checkpoint(run.result.final_checkpoint, run.model, metadata=meta)
+        save_checkpoint(run.result.final_checkpoint, run.model, metadata=meta,
+                        weights_dtype=run.config.checkpoint_dtype)
     barrier(run.ctx)
 
 
