@@ -159,3 +159,19 @@ def test_the_scan_is_built_on_request_from_the_depth_image(pipeline, frame):
                                            scan_frame_id='laser'))
     assert named.scan.header.frame_id == 'laser' and named.depth_image is None
     assert pipeline.process(image, intrinsics, header, SETTINGS, OutputRequest()).scan is None
+    # A band taller than the image is cut to the rows that fit around cy, not an error.
+    tall = pipeline.process(image, intrinsics, header, SETTINGS,
+                            OutputRequest(points=False, scan=True, scan_height=10000))
+    rows = max(h for h in range(1, out.depth_m.shape[0] + 1)
+               if _fits(out.intrinsics, h))
+    np.testing.assert_array_equal(np.asarray(tall.scan.ranges, np.float32), depth_to_scan(
+        tall.depth_m, scan_geometry(out.intrinsics, rows), 0.001, 10.0))
+    assert rows > out.depth_m.shape[0] // 2
+
+
+def _fits(intrinsics, rows) -> bool:
+    try:
+        scan_geometry(intrinsics, rows)
+    except ValueError:
+        return False
+    return True

@@ -198,8 +198,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "(depthimage_to_laserscan's semantics, +inf where a beam sees nothing).",
               read_only=False),
     ParamSpec('scan_height', 1, 'Rows of the depth image around its optical centre that the '
-              'scan takes the nearest range of.', read_only=False, min_value=1,
-              max_value=16384),
+              'scan takes the nearest range of (cut to the rows the image has there).',
+              read_only=False, min_value=1, max_value=16384),
     ParamSpec('scan_frame_id', '', 'Frame of the scan (x forward, y left); empty: the depth '
               "image's frame without _optical (camera_optical_frame -> camera_frame).",
               read_only=False),

@@ -207,10 +207,21 @@ class DepthPipeline:
 
     def _scan(self, depth_m: np.ndarray, intrinsics: Intrinsics, header: Header,
               settings: PredictionSettings, request: OutputRequest) -> LaserScan:
-        """Return the scan of a depth image (its geometry cached per camera and band)."""
+        """
+        Return the scan of a depth image (its geometry cached per camera and band).
+
+        A band taller than the rows around ``cy`` is cut to the tallest that fits (where
+        depthimage_to_laserscan refuses the frame): a parameter must not stop the outputs.
+        """
         key = (intrinsics, request.scan_height)
         if self._scan_geometry is None or key != self._scan_for:
-            self._scan_geometry = scan_geometry(intrinsics, request.scan_height)
+            for rows in range(request.scan_height, 0, -1):
+                try:
+                    self._scan_geometry = scan_geometry(intrinsics, rows)
+                    break
+                except ValueError:
+                    if rows == 1:
+                        raise
             self._scan_for = key
         geometry = self._scan_geometry
         ranges = depth_to_scan(depth_m, geometry, settings.min_depth_m, settings.max_depth_m)
