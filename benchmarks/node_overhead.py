@@ -15,21 +15,26 @@
 """
 The depth node's own cost per frame, beside the inference it wraps.
 
-For each camera size, one frame goes the node's way many times: rclpy's deserialisation of the
-Image, the conversion to an RGB view, preprocessing, the network (timed apart), postprocessing,
+For each camera size, one frame goes the node's way many times: the serialized Image's bytes
+read in place (the node subscribes raw, ``msgs.cdr``), the conversion to an RGB view,
+preprocessing, the network (timed apart), postprocessing,
 the organized cloud (with colour), the output messages and rclpy's serialisation of them. The
 same code as the node runs (``pipeline.depth.DepthPipeline``); no DDS. Per-stage medians and the
 median and p90 of the node's overhead (every stage but the network) and of inference, in
 milliseconds, are printed as a Markdown table (docs/benchmarks.md, "Node overhead") and written
 with a plot to ``--output-dir``.
 
-Each configuration runs with the node's preprocessing (``crop``: only the crop window is
-resampled, straight into the network input, ``core.crop_resize``) and, in the same run, with
-the preprocessing it replaced (``whole``: ``cv2.resize`` of the whole camera image, then the
-crop and the normalisation), frames interleaved so that both see the same machine load.
+Each configuration runs the node's way (``now``: the raw bytes read in place, only the crop
+window resampled straight into the network input, ``core.crop_resize``) and, in the same run,
+the ways it replaced: ``message`` (rclpy's deserialisation into an Image message, as the node
+did before it subscribed raw) and ``whole`` (that, and ``cv2.resize`` of the whole camera image,
+then the crop and the normalisation), frames interleaved so that all see the same machine load.
+The input stage times, for the raw bytes, the one copy rclpy's raw take makes (``bytes`` of
+the serialized message) and the read; for a message, ``deserialize_message`` from the same
+bytes.
 
     .venv/bin/python benchmarks/node_overhead.py [--repeats 20] [--backends torch onnxruntime]
-        [--preprocessing crop whole]
+        [--variants now message whole]
 
 Inference uses the paper-width network (coarse layer 6: 4096; ``--coarse-fc-width``) with
 random weights on the CPU, with PyTorch and with ONNX Runtime on the same weights exported to
@@ -55,9 +60,9 @@ from _report import add_output_dir_argument, bar_plot, median_p90_ms, Report, Se
 #: (width, height, preset, upsample) of the measured configurations.
 CONFIGS = ((640, 480, 'nyu', 1), (640, 480, 'nyu', 4), (1242, 375, 'kitti', 1),
            (1242, 375, 'kitti', 4))
-OVERHEAD_STAGES = ('deserialize', 'to_rgb', 'preprocess', 'postprocess', 'points', 'messages',
+OVERHEAD_STAGES = ('input', 'to_rgb', 'preprocess', 'postprocess', 'points', 'messages',
                    'serialize')
-PREPROCESSING = ('crop', 'whole')
+VARIANTS = ('now', 'message', 'whole')
 
 
 class WholeImagePreprocessing:
@@ -93,16 +98,17 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
     """
     Time ``repeats`` frames of ``width`` x ``height`` through each pipeline, interleaved.
 
-    ``pipelines`` maps a preprocessing name (``PREPROCESSING``) to a ``DepthPipeline``.
+    ``pipelines`` maps a variant name (``VARIANTS``) to a ``DepthPipeline``.
 
     Returns
     -------
-    Per preprocessing: the median seconds of every stage by name, ``overhead`` and
+    Per variant: the median seconds of every stage by name, ``overhead`` and
     ``inference`` as lists of seconds per frame (``overhead``: the sum of ``OVERHEAD_STAGES``
     of that frame), and ``depth_size`` (width, height of the depth image).
 
     """
     from msdepth_ros.core.synthetic import road_scene
+    from msdepth_ros.msgs.cdr import read_image
     from msdepth_ros.msgs.images import image_to_rgb
     from msdepth_ros.pipeline.depth import OutputRequest, PredictionSettings
     from rclpy.serialization import deserialize_message, serialize_message
@@ -114,6 +120,7 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
     msg.height, msg.width, msg.encoding, msg.step = height, width, 'rgb8', 3 * width
     msg.data = array.array('B', scene.image.tobytes())
     wire = serialize_message(msg)
+    wire_buffer = bytearray(wire)
     preset = next(iter(pipelines.values())).preset
     settings = PredictionSettings(upsample=upsample, metric_scaling=True,
                                   min_depth_m=preset.min_depth_m, max_depth_m=preset.max_depth_m)
@@ -130,7 +137,10 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
     for i in range(repeats + 3):  # the first frames build the caches
         for name, pipeline in pipelines.items():
             t0 = time.perf_counter()
-            received = deserialize_message(wire, Image)
+            if name == 'now':
+                received = read_image(bytes(wire_buffer))
+            else:
+                received = deserialize_message(wire, Image)
             t1 = time.perf_counter()
             rgb = image_to_rgb(received)
             t2 = time.perf_counter()
@@ -142,7 +152,7 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
             outs[name] = out
             if i < 3:
                 continue
-            stage_s = dict(out.timings_s, deserialize=t1 - t0, to_rgb=t2 - t1,
+            stage_s = dict(out.timings_s, input=t1 - t0, to_rgb=t2 - t1,
                            serialize=t4 - t3)
             for stage, seconds in stage_s.items():
                 samples[name].setdefault(stage, []).append(seconds)
@@ -162,8 +172,9 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
 def load_backends(presets: Sequence[str], names: Sequence[str], fc_width: int,
                   folder: Path) -> dict[str, list[tuple[str, object]]]:
     """Return ``(name, backend)`` of each backend in ``names`` for each preset (one network)."""
-    from msdepth_ros.inference.backend import BackendError, load_backend
+    from msdepth_ros.inference.backend import load_backend
     from msdepth_ros.inference.export import export_onnx
+    from msdepth_ros.inference.interface import BackendError
     from msdepth_ros.model.checkpoint import save_checkpoint
     from msdepth_ros.model.network import build_model, ModelConfig
     import torch
@@ -196,10 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         choices=['torch', 'onnxruntime'], help='backends to time inference with')
     parser.add_argument('--coarse-fc-width', type=int, default=4096,
                         help='width of coarse layer 6 (4096 in the paper)')
-    parser.add_argument('--preprocessing', nargs='+', default=list(PREPROCESSING),
-                        choices=PREPROCESSING,
-                        help="crop: the node's (crop window only); whole: the whole-image resize "
-                             'it replaced, for comparison in the same run')
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS,
+                        help="now: the node's way (raw bytes, crop window only); message: rclpy's "
+                             'deserialisation instead of the raw bytes; whole: that and the '
+                             'whole-image resize; all in the same run')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -218,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for width, height, preset, upsample in tqdm(configs, desc='configurations',
                                                     disable=None):
             for name, backend in backends[preset]:
-                pipelines = {p: DepthPipeline(backend, RCLPY_TYPES) for p in args.preprocessing}
+                pipelines = {p: DepthPipeline(backend, RCLPY_TYPES) for p in args.variants}
                 results = measure(pipelines, width, height, upsample, args.repeats)
                 for prep, result in results.items():
                     rows.append((width, height, preset, upsample, name, backend.info.device,
@@ -233,8 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f'threads); load average {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
     report.line()
     report.line(f'Milliseconds per frame, {args.repeats} frames; stages: medians; coarse 6 '
-                f'width {args.coarse_fc_width}, random weights; preprocessing: crop = the '
-                'crop window only (now), whole = the whole-image resize (before).')
+                f'width {args.coarse_fc_width}, random weights; variant: now = raw bytes and the '
+                'crop window only, message = rclpy deserialisation instead of raw bytes, whole '
+                '= that and the whole-image resize.')
     report.line()
     table = []
     for width, height, preset, upsample, name, device, r, prep in rows:
@@ -243,12 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         inference_ms, inference_p90 = median_p90_ms(r['inference'])
         table.append([
             f'{width}x{height}', preset, upsample, f'{r["depth_size"][0]}x{r["depth_size"][1]}',
-            prep, f'{ms["deserialize"]:.2f}', f'{ms["to_rgb"]:.3f}', f'{ms["preprocess"]:.2f}',
+            prep, f'{ms["input"]:.2f}', f'{ms["to_rgb"]:.3f}', f'{ms["preprocess"]:.2f}',
             f'{ms["postprocess"]:.2f}', f'{ms["points"]:.2f}', f'{ms["messages"]:.2f}',
             f'{ms["serialize"]:.2f}', f'**{overhead_ms:.2f}**', f'{overhead_p90:.2f}',
             f'{name} ({device})', f'**{inference_ms:.1f}**', f'{inference_p90:.1f}',
             f'{100.0 * overhead_ms / inference_ms:.1f}%'])
-    report.table(['input', 'preset', 'upsample', 'depth image', 'preprocessing', 'deserialize',
+    report.table(['input', 'preset', 'upsample', 'depth image', 'variant', 'read input',
                   'to RGB', 'preprocess', 'postprocess', 'cloud (xyz+rgb)', 'messages',
                   'serialize',
                   '**node overhead**', 'p90', 'backend', '**inference**', 'p90',
@@ -258,12 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     categories = sorted({(w, h, p, u) for w, h, p, u, *_ in rows}, key=configs.index)
     series = []
     for name in args.backends:
-        for what, prep in [('overhead', p) for p in args.preprocessing] + [('inference', 'crop')]:
+        for what, prep in [('overhead', p) for p in args.variants] + [('inference', 'now')]:
             found = {(w, h, p, u): median_p90_ms(r[what])
                      for w, h, p, u, n, _, r, pr in rows if n == name and pr == prep}
             if found:
                 stats = [found.get(c, (float('nan'), float('nan'))) for c in categories]
-                label = (f'node overhead, {prep} preprocessing' if what == 'overhead'
+                label = (f'node overhead, {prep}' if what == 'overhead'
                          else 'inference')
                 series.append(Series(f'{label} ({name})', [m for m, _ in stats],
                                      [p for _, p in stats]))

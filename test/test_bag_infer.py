@@ -23,6 +23,7 @@ calibration's intrinsics, the Velodyne projected with ``lidar_depth_image``, the
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -31,9 +32,15 @@ import subprocess
 
 from conftest import console_script
 import cv2
+from msdepth_ros.bags import occupancy as bag_occupancy
+from msdepth_ros.core.camera import pixel_rays
+from msdepth_ros.core.cloud_filter import CloudFilter
+from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import (average_metrics, compute_metrics, KITTI_GARG_CROP,
                                       METRIC_NAMES, valid_mask)
+from msdepth_ros.core.occupancy import OccupancyScore
 from msdepth_ros.core.resample import depth_at_camera_pixels
+from msdepth_ros.core.transforms import invert
 from msdepth_ros.data.kitti import KittiCalibration, lidar_depth_image, read_velodyne_points
 from msdepth_ros.data.kitti_writer import SyntheticDriveConfig, write_synthetic_drive
 from msdepth_ros.inference import DepthPredictor, load_backend
@@ -171,7 +178,8 @@ def test_outputs_are_the_predictors_on_the_drive_files(setup, inferred):
 
 
 def _assert_node_s_bytes(in_bag: Path, out_bag: Path, model: Path, frame: int,
-                         upsample: int = 1, max_depth_m: float = 0.0) -> None:
+                         upsample: int = 1, max_depth_m: float = 0.0,
+                         cloud_filter: CloudFilter = CloudFilter()) -> None:
     """
     Check that the outputs of one frame are what the depth node publishes, byte for byte.
 
@@ -194,7 +202,7 @@ def _assert_node_s_bytes(in_bag: Path, out_bag: Path, model: Path, frame: int,
         image_to_rgb(image), camera_info_to_intrinsics(info),
         writers.copy_header(RCLPY_TYPES, image.header),
         PredictionSettings(upsample, True, preset.min_depth_m, max_depth_m or preset.max_depth_m),
-        OutputRequest(colorized=False))
+        OutputRequest(colorized=False, cloud_filter=cloud_filter))
     stored, _ = raw_messages(out_bag)
     for topic, msg in (('depth/image', node.depth_image), ('depth/camera_info', node.camera_info),
                        ('points', node.points)):
@@ -210,11 +218,13 @@ def test_outputs_are_the_depth_node_s_bytes(setup, inferred, tmp_path):
     out, _ = inferred
     for frame in range(3):
         _assert_node_s_bytes(bag, out, model, frame)
-    # With upsampling and a depth range that cuts: the range is the node's, not a copy of it.
+    # With upsampling, a depth range that cuts and the cloud filter: the node's, not copies.
     ranged = tmp_path / 'ranged'
     assert bag_infer.main([str(bag), str(ranged), '--model', str(model), '--backend', 'torch',
-                           '--upsample', '2', '--max-depth-m', '8', '--no-eval', '-q']) == 0
-    _assert_node_s_bytes(bag, ranged, model, 1, upsample=2, max_depth_m=8.0)
+                           '--upsample', '2', '--max-depth-m', '8', '--cloud-stride', '2',
+                           '--cloud-flying-pixel-threshold', '0.05', '--no-eval', '-q']) == 0
+    _assert_node_s_bytes(bag, ranged, model, 1, upsample=2, max_depth_m=8.0,
+                         cloud_filter=CloudFilter(flying_pixel_threshold=0.05, stride=2))
 
 
 def _independent_metrics(drive, model):
@@ -273,6 +283,46 @@ def test_reported_metrics_equal_an_independent_evaluation(setup, inferred):
     assert abs_rel_line.split()[-3] == '0.190'  # the paper's coarse+fine
 
 
+def test_occupancy_equals_cells_computed_from_the_drive_files(setup, inferred):
+    """The bag's depth output and the .bin scans, binned in the IMU frame (base_link)."""
+    _, drive, _, _ = setup
+    out, stdout = inferred
+    calibration = KittiCalibration.from_raw_dir(drive.drive_dir.parent)
+    T_base_cam = invert(calibration.T_cam_imu(2))
+    settings = bag_occupancy.settings_from(argparse.Namespace(
+        no_occupancy=False, base_frame='base_link', occupancy_cell_m=0.1,
+        occupancy_min_height_m=-0.63, occupancy_max_height_m=1.07, occupancy_max_range_m=20.0))
+    depths = decoded(out, f'{NS}/depth/image')
+    infos = decoded(out, f'{NS}/depth/camera_info')
+    eval_dir = out.with_name(out.name + '_eval')
+    with open(eval_dir / 'frames.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    total = OccupancyScore()
+    for row, (_, depth_msg), (_, info), (_, scan) in zip(rows, depths, infos, _frames(drive)):
+        grid = Intrinsics.from_k(info.k, info.width, info.height)
+        want, want_ceiling = bag_occupancy.frame_occupancy(
+            depth_of(depth_msg), grid, read_velodyne_points(scan)[:, :3].astype(np.float64),
+            calibration.T_cam_velo(2), T_base_cam, settings, CloudFilter())
+        got = OccupancyScore(int(row['cells_tp']), int(row['cells_fp']), int(row['cells_fn']))
+        # The bag's transforms are quaternions of the calibration's rotations (~1e-8 m apart):
+        # a point on a cell border may fall one cell over.
+        ceiling = OccupancyScore(int(row['ceiling_tp']), int(row['ceiling_fp']),
+                                 int(row['ceiling_fn']))
+        for a, b in ((got.tp, want.tp), (got.fp, want.fp), (got.fn, want.fn),
+                     (ceiling.tp, want_ceiling.tp), (ceiling.fp, want_ceiling.fp)):
+            assert abs(a - b) <= 2 + 0.01 * b, (got, want, ceiling, want_ceiling)
+        assert want.tp + want.fn > 0  # the drive's scans mark cells
+        total = total + got
+    data = json.loads((eval_dir / 'metrics.json').read_text())['occupancy']
+    assert (data['tp'], data['fp'], data['fn'], data['frames']) == (total.tp, total.fp,
+                                                                    total.fn, 3)
+    assert data['base_frame'] == 'base_link' and data['min_height_m'] == -0.63
+    assert 'Occupancy over 3 frames (cells of 0.1 m in base_link' in stdout
+    assert f'| {total.tp} | {total.fp} | {total.fn} |' in stdout
+    assert '| resolution ceiling (the scan at its pixels) |' in stdout
+    assert data['resolution_ceiling']['precision'] > 0.5
+
+
 def test_upsampling_depth_range_and_no_velodyne(setup, tmp_path, capsys):
     tmp, drive, _, model = setup
     bag = tmp_path / 'no_velodyne'
@@ -280,7 +330,7 @@ def test_upsampling_depth_range_and_no_velodyne(setup, tmp_path, capsys):
     out = tmp_path / 'out'
     assert bag_infer.main([str(bag), str(out), '--model', str(model), '--backend', 'torch',
                            '--upsample', '2', '--max-depth-m', '20', '--storage', 'sqlite3',
-                           '-q']) == 0
+                           '--cloud-stride', '3', '--cloud-max-range-m', '1.05', '-q']) == 0
     printed = capsys.readouterr().out
     assert 'no evaluation: the bag has no PointCloud2 topic /kitti/velodyne_points' in printed
     assert not (tmp_path / 'out_eval').exists()
@@ -290,6 +340,18 @@ def test_upsampling_depth_range_and_no_velodyne(setup, tmp_path, capsys):
     finite = depth[np.isfinite(depth)]
     assert finite.size and finite.max() <= 20.0
     assert (out / 'out.db3').is_file()
+    # The cloud is the node's, through the cloud filter; the depth image is not filtered.
+    (_, info), = decoded(out, f'{NS}/depth/camera_info')[:1]
+    (_, cloud), = decoded(out, f'{NS}/points')[:1]
+    grid = Intrinsics.from_k(info.k, info.width, info.height)
+    expected = CloudFilter(max_range_m=1.05, stride=3).apply(
+        depth, np.linalg.norm(pixel_rays(grid), axis=-1))
+    assert (cloud.height, cloud.width) == expected.shape == (18, 95)
+    z = np.frombuffer(cloud.data.tobytes(), '<f4').reshape(18, 95, 4)[..., 2]
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(expected))
+    np.testing.assert_allclose(z, expected, rtol=1e-6)
+    # the cap (the random model predicts about 1 m) dropped some points, not all
+    assert np.isnan(depth[::3, ::3]).sum() < np.isnan(expected).sum() < expected.size
 
 
 def test_static_int8_onnx_model(setup, tmp_path, capsys):

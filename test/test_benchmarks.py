@@ -178,9 +178,10 @@ def test_node_overhead_script_writes_table_and_plot(tmp_path):
                '--coarse-fc-width', '32')
     markdown = assert_report(tmp_path, 'node_overhead', 'node overhead')
     rows = [line for line in markdown.splitlines() if line.startswith('| 640x480 |')]
-    assert len(rows) == 8  # two upsampling factors, two backends, two preprocessings
-    assert sum('onnxruntime' in row for row in rows) == 4
-    assert sum('| whole |' in row for row in rows) == 4
+    assert len(rows) == 12  # two upsampling factors, two backends, three variants
+    assert sum('onnxruntime' in row for row in rows) == 6
+    assert all(sum(f'| {variant} |' in row for row in rows) == 4
+               for variant in ('now', 'message', 'whole'))
 
 
 @pytest.mark.slow
@@ -320,3 +321,26 @@ def test_soak_script_writes_table_and_rss_plot(tmp_path):
                timeout_s=300.0)
     markdown = assert_report(tmp_path, 'soak', 'RSS at the end (MiB)')
     assert '| 20 | 20 |' in markdown  # every frame's depth came back
+
+
+# -- occupancy per cloud filter -----------------------------------------------------------------
+
+def test_occupancy_script_scores_every_filter_and_the_resolution_ceiling(tmp_path):
+    run_script('occupancy', tmp_path, '--sources', 'synthetic', '--drives', '1', '--frames', '2',
+               '--thresholds', '0.1', '0.3')
+    markdown = assert_report(tmp_path, 'occupancy', 'precision')
+    rows = {cells[3]: cells for cells in (
+        [c.strip() for c in line.strip('|').split('|')] for line in markdown.splitlines()
+        if line.startswith('| synthetic'))}
+    assert set(rows) == {'no filter', 'flying pixels 0.1', 'flying pixels 0.3', 'range 10 m',
+                         'stride 2', 'all three (0.1, 10 m, 2)', 'resolution ceiling',
+                         'resolution ceiling, flying pixels 0.1'}
+    for label, cells in rows.items():
+        tp, fp, fn = (int(c) for c in cells[7:10])
+        assert cells[1] == '2' and cells[2] == '142 x 27 vs exact depth'
+        assert float(cells[4]) == pytest.approx(tp / (tp + fp), abs=5e-4), label
+        assert float(cells[6]) == pytest.approx(tp / (tp + fp + fn), abs=5e-4), label
+        # The truth is the same for every row.
+        assert tp + fn == int(rows['no filter'][7]) + int(rows['no filter'][9])
+    # Exact depth on the depth image's pixels marks obstacles where they are.
+    assert float(rows['resolution ceiling'][4]) > 0.8

@@ -122,3 +122,56 @@ def test_imagenet_weights_that_do_not_fit(tmp_path, small_model):
     torch.save({'fc.weight': torch.zeros(2)}, path)
     with pytest.raises(CheckpointError, match='no weights for coarse conv1'):
         load_imagenet_features(small_model, path)
+
+
+def test_float16_weights_load_back_as_float32_everywhere(tmp_path, small_model):
+    """A checkpoint stored with float16 weights (half the file) runs as float32 in every reader."""
+    from msdepth_ros.inference import load_backend
+    from msdepth_ros.inference.export import export_checkpoint
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+    import onnxruntime as ort
+
+    full = save_checkpoint(tmp_path / 'full.pt', small_model)
+    half = save_checkpoint(tmp_path / 'half.pt', small_model, metadata={'stage': 'fine'},
+                           weights_dtype='float16')
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    stored = torch.load(half, map_location='cpu', weights_only=True)['state_dict']
+    assert {t.dtype for t in stored.values()} == {torch.float16}
+    # The same network with its weights rounded to float16 and back: what the file holds.
+    rounded = build_model(small_model.config).eval()
+    rounded.load_state_dict({k: v.half().float() for k, v in small_model.state_dict().items()})
+    assert any(not torch.equal(a, b) for a, b in zip(
+        rounded.state_dict().values(), small_model.state_dict().values()))
+
+    # Every reader gets float32: the raw payload (resuming, summaries) ...
+    payload = read_checkpoint_file(half)
+    assert {t.dtype for t in payload['state_dict'].values()} == {torch.float32}
+    # ... load_checkpoint (the network computes in float32, with the stored values) ...
+    loaded = load_checkpoint(half)
+    assert loaded.metadata == {'stage': 'fine'}
+    for name, tensor in loaded.model.state_dict().items():
+        assert tensor.dtype == torch.float32
+        torch.testing.assert_close(tensor, rounded.state_dict()[name], rtol=0, atol=0)
+    image = torch.randn(1, 3, 172, 576)
+    with torch.no_grad():
+        expected = rounded(image)[0, 0].numpy()
+        torch.testing.assert_close(loaded.model(image), rounded(image), rtol=0, atol=0)
+    # ... the torch backend ...
+    backend = load_backend(half, 'torch', device='cpu')
+    try:
+        out = backend.predict(image.numpy())
+    finally:
+        backend.close()
+    np.testing.assert_allclose(out.reshape(expected.shape), expected, rtol=1e-5, atol=1e-5)
+    # ... and export: a float32 ONNX model (the input of ONNX Runtime and TensorRT).
+    result = export_checkpoint(half, tmp_path / 'half.onnx')
+    proto = onnx.load(str(result.path))
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert all(numpy_helper.to_array(t).dtype != np.float16 for t in proto.graph.initializer)
+    session = ort.InferenceSession(str(result.path), providers=['CPUExecutionProvider'])
+    got = session.run(None, {'image': image.numpy()})[0]
+    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="weights_dtype must be 'float32' or 'float16'"):
+        save_checkpoint(tmp_path / 'bad.pt', small_model, weights_dtype='int8')

@@ -188,3 +188,24 @@ def test_plans_pickle_for_data_loader_processes():
         plan = plan_input(300, 100, KITTI, method=method)
         expected = plan.prepare(image)
         np.testing.assert_array_equal(pickle.loads(pickle.dumps(plan)).prepare(image), expected)
+
+
+@pytest.mark.parametrize('method', ['blocks', 'cv2', 'pairs'])
+def test_normalisation_is_exactly_pixel_times_scale_plus_bias(method):
+    # uint8 resampling results ('taps' resamples in float32) are normalised by a look-up table:
+    # it must give the very float32 values of ``pixel * scale + bias`` (the float path's).
+    from msdepth_ros.core.crop_resize import _normalise, crop_resampler
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (188 * 2, 621 * 2, 3), dtype=np.uint8)
+    plan = plan_input(621 * 2, 188 * 2, KITTI)
+    resampler = plan._resampler
+    resampler = crop_resampler((621 * 2, 188 * 2), (621, 188), (plan.crop_x0, plan.crop_y0),
+                               KITTI.input_size, resampler.scale, resampler.bias, method=method)
+    w, h = KITTI.input_size
+    got = resampler(image, np.empty((1, 3, h, w), np.float32))[0]
+    # The same resampling with the normalisation done in float32 arithmetic.
+    pixels = np.clip(np.rint((got - resampler.bias) / resampler.scale), 0, 255)
+    expected = np.empty_like(got)
+    _normalise(pixels.astype(np.uint8), (0, 1, 2), resampler.scale, resampler.bias, expected)
+    np.testing.assert_array_equal(got, expected)
+    assert np.unique(got[0]).size > 200  # every grey level goes through its table entry

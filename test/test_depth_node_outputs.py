@@ -27,7 +27,11 @@ from __future__ import annotations
 import sys
 
 from diagnostic_msgs.msg import DiagnosticArray
+from msdepth_ros.core.camera import pixel_rays
+from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.colormap import colorize_depth
+from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.laser_scan import depth_to_scan, scan_geometry
 from msdepth_ros.core.preprocess import plan_input
 from msdepth_ros.core.presets import KITTI
 from msdepth_ros.core.synthetic import road_scene
@@ -35,7 +39,7 @@ import numpy as np
 import pytest
 from ros_harness import (camera_info_msg, Client, cloud_array, compressed_msg, depth_array,
                          image_msg, k_of, make_checkpoint, NodeProcess, OUTPUTS)
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan
 
 pytestmark = [pytest.mark.ros, pytest.mark.dds, pytest.mark.slow]
 
@@ -62,6 +66,9 @@ def system(tmp_path_factory):
             for topic, msg_type in OUTPUTS.items():
                 client.watch(f'{ns}/{topic}', msg_type)
         client.watch('/diagnostics', DiagnosticArray)
+        # Subscribed from the start (publish_scan is off until its test), so that the node
+        # has seen this subscription by then: without one it builds no scan.
+        client.watch(f'{RAW}/scan', LaserScan)
         client.advertise({f'{RAW}/image': Image, f'{RAW}/camera_info': CameraInfo,
                           f'{COMPRESSED}/image/compressed': CompressedImage})
         info = camera_info_msg(cam.fx_px, cam.fy_px, cam.cx_px, cam.cy_px, WIDTH, HEIGHT,
@@ -275,6 +282,48 @@ def test_compressed_input_with_intrinsics_from_parameters(system, reference):
     status = client.wait_diagnostics(COMPRESSED)
     assert status['bad messages: compressed'] == '1'
     assert status['intrinsics from'] == 'camera_* parameters'
+
+
+def test_scan_and_filtered_cloud_at_run_time(system, reference):
+    """publish_scan and the cloud filter switched on while the node runs; depth unchanged."""
+    client, _, _, state = system
+    client.wait_for(lambda: client.node.count_publishers(f'{RAW}/scan') >= 1, 30.0,
+                    'the scan publisher')
+    assert not client.messages(f'{RAW}/scan')  # off by default
+    settings = {'publish_scan': True, 'scan_height': 3, 'cloud_stride': 2,
+                'cloud_flying_pixel_threshold': 0.05}
+    results = client.set_parameters(RAW, **settings)
+    assert all(r.successful for r in results), [r.reason for r in results]
+    try:
+        _, out = send_frame(client, state['scene'].image, info=state['info'])
+        stamp = (out['depth/image'].header.stamp.sec, out['depth/image'].header.stamp.nanosec)
+        scan = client.wait_outputs(RAW, stamp, ('scan',))['scan']
+    finally:
+        client.set_parameters(RAW, publish_scan=False, scan_height=1, cloud_stride=1,
+                              cloud_flying_pixel_threshold=0.0)
+    depth = depth_array(out['depth/image'])
+    np.testing.assert_array_equal(depth, depth_array(reference[1]['depth/image']))
+    info = out['depth/camera_info']
+    grid = Intrinsics.from_k(info.k, info.width, info.height)
+    # The scan: depthimage_to_laserscan's of the published depth image, in the body frame.
+    geometry = scan_geometry(grid, 3)
+    assert scan.header.frame_id == 'cam' and scan.header.stamp.sec == stamp[0]
+    assert (scan.angle_min, scan.angle_max) == pytest.approx((geometry.angle_min,
+                                                              geometry.angle_max))
+    assert (scan.range_min, scan.range_max) == pytest.approx((KITTI.min_depth_m,
+                                                              KITTI.max_depth_m))
+    np.testing.assert_array_equal(np.asarray(scan.ranges, np.float32),
+                                  depth_to_scan(depth, geometry, KITTI.min_depth_m,
+                                                KITTI.max_depth_m))
+    # The cloud: every other pixel of every other row, flying pixels dropped.
+    expected = CloudFilter(flying_pixel_threshold=0.05, stride=2).apply(
+        depth, np.linalg.norm(pixel_rays(grid), axis=-1))
+    cloud = cloud_array(out['points'])
+    assert cloud.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(cloud['z']), np.isnan(expected))
+    np.testing.assert_allclose(cloud['z'], expected, rtol=1e-6)
+    assert np.isnan(depth[::2, ::2]).sum() < np.isnan(expected).sum() < expected.size
+    assert np.isfinite(np.asarray(scan.ranges)).any()
 
 
 def test_run_time_parameter_changes_are_validated(system):

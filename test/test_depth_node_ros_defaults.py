@@ -99,18 +99,22 @@ def test_kitti_size_frames_from_a_reliable_camera_arrive_on_default_settings(tmp
             client.publish('/qos/image', image_msg(scene.image, stamp))
             stamps.append(stamp[0])
         # Wait until every frame's depth came, or the node's counts account for every frame:
-        # all received, and as many published as arrived here (busy drops never come).
+        # all received, and as many published as arrived here. What is measured is the
+        # transport: a frame the node received but dropped while its backend was busy (a loaded
+        # machine) reached it; the camera's frames must reach the node, and its depth images us.
 
         def settled():
             got = {m.header.stamp.sec for m in client.messages('/qos/depth/image')} & set(stamps)
             status = client.diagnostics('/qos') or {}
-            done = len(got) == frames or (
-                int(status.get('frames received', 0)) >= frames
-                and int(status.get('frames published', -1)) == len(got))
-            return got if done else None
+            done = (int(status.get('frames received', 0)) >= frames
+                    and int(status.get('frames published', -1)) == len(got))
+            return (got, status) if done or len(got) == frames else None
 
-        received = len(client.wait_for(settled, TIMEOUT_S, 'every frame accounted for'))
-        assert received >= 0.95 * frames, f'{received} of {frames} frames:\n{node.log()}'
+        got, status = client.wait_for(settled, TIMEOUT_S, 'every frame accounted for')
+        arrived = max(len(got), int(status.get('frames received', 0)))
+        assert arrived >= 0.95 * frames, f'{arrived} of {frames} frames:\n{node.log()}'
+        assert int(status.get('frames lost before the node', 0)) == 0, status
+        assert got, 'no depth image came back'
     finally:
         node.stop()
 

@@ -37,11 +37,11 @@ import tempfile
 import types
 
 from msdepth_ros.core.presets import KITTI, NYU
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.engine_cache import (BuildSettings, DeviceIdentity, EngineBuildError,
                                                 EngineCache, EngineCacheError,
                                                 EngineDeserializeError, EngineKey, sidecar_path)
 from msdepth_ros.inference.files import sha256_bytes
+from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.onnx_model import metadata_for
 import pytest
 

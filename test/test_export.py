@@ -27,8 +27,8 @@ import subprocess
 
 from conftest import console_script
 from msdepth_ros.inference import load_backend
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.export import export_checkpoint, gemm_to_matmul, quantize_fc_int8
+from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.parity import compare_depth, scenes_for
 from msdepth_ros.model.checkpoint import save_checkpoint
 from msdepth_ros.model.network import build_model, ModelConfig
@@ -183,6 +183,7 @@ def test_tensorrt_export_on_a_dla_core_without_fp16(checkpoint, tmp_path, monkey
     doubles of ``trt_doubles`` and the CUDA driver a stand-in library compiled for the test.
     """
     import sys
+
     from msdepth_ros.inference import devices
     from trt_doubles import build_stub_driver, fake_cudart, fake_tensorrt, install_doubles
     library = build_stub_driver(tmp_path / 'driver')

@@ -173,6 +173,18 @@ def test_affine_maps_compose_and_invert():
     assert AxisMap(2.0, 1.0).then(AxisMap(3.0, -1.0)) == AxisMap(6.0, 2.0)
 
 
+def test_pixel_map_matrix_maps_homogeneous_pixels_and_projections():
+    a = PixelMap.resize(0.5, 0.25).then(PixelMap.crop(3, 7))
+    u, v = np.array([0.0, 10.0, 99.5]), np.array([-0.5, 4.0, 30.0])
+    mapped = a.matrix() @ np.stack([u, v, np.ones_like(u)])
+    np.testing.assert_allclose(mapped, np.stack([*a.apply(u, v), np.ones_like(u)]))
+    # A projection matrix of the source image projects a point onto the mapped pixel.
+    p = np.array([[700.0, 0.0, 600.0, 30.0], [0.0, 710.0, 180.0, 0.5], [0.0, 0.0, 1.0, 0.01]])
+    point = np.array([1.5, -0.4, 12.0, 1.0])
+    src, dst = p @ point, a.matrix() @ p @ point
+    np.testing.assert_allclose(dst[:2] / dst[2], a.apply(src[0] / src[2], src[1] / src[2]))
+
+
 def test_intrinsics_from_camera_info_arrays():
     k = [500.0, 0, 320.0, 0, 510.0, 240.0, 0, 0, 1]
     p = [400.0, 0, 300.0, -40.0, 0, 405.0, 200.0, 0, 0, 0, 1, 0]

@@ -32,8 +32,9 @@ from msdepth_ros.core.camera import backproject
 from msdepth_ros.core.presets import get_preset
 from msdepth_ros.core.synthetic import road_scene
 from msdepth_ros.inference import Backend, BackendError, DepthPredictor, load_backend
-from msdepth_ros.inference.backend import BackendInfo, choose_backend
+from msdepth_ros.inference.backend import choose_backend
 from msdepth_ros.inference.export import export_checkpoint
+from msdepth_ros.inference.interface import BackendInfo
 from msdepth_ros.inference.onnx_backend import choose_providers
 from msdepth_ros.inference.parity import compare_depth, scenes_for
 from msdepth_ros.model.checkpoint import save_checkpoint

@@ -23,13 +23,13 @@ from collections import Counter
 from pathlib import Path
 
 from msdepth_ros.core.camera import backproject, project
+from msdepth_ros.core.transforms import apply
 from msdepth_ros.data.base import DatasetError
 from msdepth_ros.data.kitti import (find_benchmark_depth, format_calib_entries, GroundTruthCache,
                                     KittiCalibration, KittiObjectDataset, KittiRawDataset,
                                     lidar_depth_image, parse_split_line, parse_timestamp_line,
                                     read_benchmark_depth, read_calib_file, read_split_file,
-                                    read_velodyne_points, save_ground_truth, SplitEntry,
-                                    transform_points)
+                                    read_velodyne_points, save_ground_truth, SplitEntry)
 from msdepth_ros.data.kitti_writer import (reference_calibration, reference_calibration_entries,
                                            render_camera, SyntheticDriveConfig,
                                            write_synthetic_drive)
@@ -97,7 +97,7 @@ def test_lidar_ground_truth_of_real_drive_back_projects_onto_the_velodyne_points
         points = read_velodyne_points(root / RAW_DATE / entry.drive / 'velodyne_points' /
                                       'data' / f'{entry.frame:010d}.bin')
         calib = dataset.calibration(RAW_DATE)
-        points_cam = transform_points(calib.T_cam_velo(entry.camera), points)
+        points_cam = apply(calib.T_cam_velo(entry.camera), points[:, :3])
         n = _check_ground_truth_against_points(depth, points_cam, intrinsics)
         # plausible: tens of thousands of returns, 1-80 m, all below the horizon band
         assert 10_000 < n < 40_000
@@ -122,12 +122,12 @@ def test_object_layout_goes_through_the_same_code(shared_data):
     calib = dataset.calibration(0, (1224, 370))
     points = read_velodyne_points(root / 'velodyne' / '000000.bin')
     n = _check_ground_truth_against_points(
-        depth, transform_points(calib.T_cam_velo(2), points), intrinsics)
+        depth, apply(calib.T_cam_velo(2), points[:, :3]), intrinsics)
     assert 10_000 < n < 40_000
     values = read_calib_file(root / 'calib' / '000000.txt')
     uv_dev, w_dev = _devkit_projection(values['P2'], values['R0_rect'],
                                        values['Tr_velo_to_cam'], points)
-    uv, _ = project(transform_points(calib.T_cam_velo(2), points), intrinsics)
+    uv, _ = project(apply(calib.T_cam_velo(2), points[:, :3]), intrinsics)
     np.testing.assert_allclose(uv[w_dev > 0.5], uv_dev[w_dev > 0.5], atol=1e-6)
 
 
@@ -220,10 +220,10 @@ def test_velodyne_ground_truth_of_written_drive_matches_the_exact_depth(drive):
         points = read_velodyne_points(drive.drive_dir / 'velodyne_points' / 'data' /
                                       f'{i:010d}.bin')
         _check_ground_truth_against_points(
-            depth, transform_points(drive.calibration.T_cam_velo(2), points), intrinsics)
+            depth, apply(drive.calibration.T_cam_velo(2), points[:, :3]), intrinsics)
         # points are in the Velodyne frame (z up, 1.73 m above the road); moved into
         # rectified camera 0 they lie exactly on the ground plane y = 1.65 m
-        rect0 = transform_points(drive.calibration.T_rect0_velo(), points)
+        rect0 = apply(drive.calibration.T_rect0_velo(), points[:, :3])
         ground = np.abs(rect0[:, 1] - 1.65) < 0.1  # the road, and the feet of boxes and walls
         assert ground.sum() > 500
         assert np.mean(np.abs(rect0[ground, 1] - 1.65) < 1e-4) > 0.95

@@ -42,11 +42,15 @@ from conftest import console_script
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TransformStamped
 from msdepth_ros.core.camera import backproject, depth_image_from_points, project
+from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import (average_metrics, compute_metrics, CROPS, METRIC_NAMES,
                                       valid_mask)
+from msdepth_ros.core.occupancy import (depth_occupancy, OccupancySpec, occupied_cells,
+                                        score_cells)
 from msdepth_ros.core.synthetic import road_scene
-from msdepth_ros.core.transforms import apply, invert, quaternion_to_matrix, rigid_transform
+from msdepth_ros.core.transforms import (apply, invert, matrix_to_quaternion,
+                                         quaternion_to_matrix, rigid_transform)
 from msdepth_ros.msgs import writers
 from msdepth_ros.ros.conversions import RCLPY_TYPES
 from msdepth_ros.ros.eval_config import METRICS_LAYOUT
@@ -331,6 +335,59 @@ def test_bad_input_is_counted_and_the_evaluation_carries_on(system):
     assert status['evaluation depth images received'] == str(3 + 3 + 1 + 4)
     assert node.log_lines_with("depth image encoding 'rgb8' is not a depth encoding")
     assert node.alive()
+
+
+def test_occupancy_is_scored_once_base_link_is_on_tf(system):
+    """Cells in base_link (1.65 m below the camera) of both clouds, as computed here."""
+    client, node, state = system
+    R = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # optical in base_link
+    q_base_cam = matrix_to_quaternion(R)
+    T_base_cam = rigid_transform(quaternion_to_matrix(*q_base_cam), (0.0, 0.0, 1.65))
+    stamped = TransformStamped()
+    stamped.header.frame_id, stamped.child_frame_id = 'base_link', CAMERA_FRAME
+    t, r = stamped.transform.translation, stamped.transform.rotation
+    t.z = 1.65
+    r.x, r.y, r.z, r.w = q_base_cam
+    tf_static = _tf_static()
+    tf_static.transforms.append(stamped)
+    before = len(client.messages(METRICS))
+    state['tf_publisher'].publish(tf_static)
+    _status_with(client, lambda s: s['evaluation occupancy frames without base transform'] != '0',
+                 'frames scored without base_link so far')
+    # The node takes /tf_static on its executor, the frames on its evaluation thread: send
+    # until a frame is scored with occupancy (the first frame normally is).
+    for attempt in range(5):
+        # A smooth prediction (the source's per-pixel noise would all be flying pixels): the
+        # scene's depth on the source's grid, 3 % short.
+        scene, _ = _scene(5 + attempt)
+        depth = (scene.depth_m[V0::2, U0::2] * 0.97).astype(np.float32)
+        _, grid, scene, points = _send(client, seed=5 + attempt,
+                                       image=writers.image(RCLPY_TYPES, depth, '32FC1'))
+        client.wait_for(lambda: len(client.messages(METRICS)) > before, 30.0, 'a metrics message')
+        before = len(client.messages(METRICS))
+        values = dict(zip(METRICS_LAYOUT, client.messages(METRICS)[-1].data))
+        if values['cells_tp'] + values['cells_fp'] + values['cells_fn'] > 0:
+            break
+    spec = OccupancySpec(max_range_m=10.0)
+    predicted = depth_occupancy(depth, grid, T_base_cam, spec,
+                                CloudFilter(max_range_m=10.0))
+    truth = occupied_cells(apply(T_base_cam @ T_CAM_VELO, points.astype(np.float64)),
+                           T_base_cam, grid, spec)
+    expected = score_cells(predicted, truth)
+    assert expected.tp + expected.fn > 0 and expected.tp + expected.fp > 0
+    assert (values['cells_tp'], values['cells_fp'], values['cells_fn']) == \
+        (expected.tp, expected.fp, expected.fn)
+    for name, value in expected.values().items():
+        assert values[f'occupancy_{name}'] == pytest.approx(value), name
+    status = _status_with(client, lambda s: s['evaluation occupancy frames scored'] == '1',
+                          'a frame scored with occupancy')
+    assert float(status['evaluation occupancy precision (run)']) == pytest.approx(
+        expected.precision, rel=1e-5)
+    assert status['evaluation occupancy cells tp/fp/fn (run)'] == \
+        f'{expected.tp}/{expected.fp}/{expected.fn}'
+    ceiling = float(status['evaluation occupancy precision (ceiling: the LIDAR at the depth '
+                           'pixels, run)'])
+    assert 0.0 <= ceiling <= 1.0  # equals a local computation in test_ros_evaluation
 
 
 def test_ctrl_c_exits_cleanly(system):

@@ -25,9 +25,12 @@ tools write cannot drift apart.
 
 from __future__ import annotations
 
+import math
+
 from msdepth_ros.bags.files import bag_types, serialize, typestore
 from msdepth_ros.core.camera import backproject
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.laser_scan import depth_to_scan, scan_geometry
 from msdepth_ros.msgs import writers
 from msdepth_ros.ros.conversions import RCLPY_TYPES
 import numpy as np
@@ -107,3 +110,15 @@ def test_headers_copy_across_transports():
         (1_317_034_945, 961_661_696, 'cam')
     assert writers.stamp_ns(copied) == STAMP_NS
     assert type(copied).__module__.startswith('std_msgs')
+
+
+def test_laser_scans_serialize_identically():
+    geometry = scan_geometry(INTRINSICS, 3)
+    ranges = depth_to_scan(_depth(5), geometry, 0.5, 80.0)
+    rclpy_bytes, bag_bytes = _both(
+        lambda t, h: writers.laser_scan(t, h, 'camera', ranges, geometry, 0.5, 80.0))
+    assert rclpy_bytes == bag_bytes
+    scan = writers.laser_scan(RCLPY_TYPES, writers.header(RCLPY_TYPES, STAMP_NS, 'cam_optical'),
+                              'camera', ranges, geometry, 0.5, math.inf)
+    assert scan.header.frame_id == 'camera' and writers.stamp_ns(scan.header) == STAMP_NS
+    assert scan.range_max == math.inf and len(scan.ranges) == ranges.size

@@ -16,7 +16,10 @@
 
 from __future__ import annotations
 
+from msdepth_ros.core.camera import pixel_rays
+from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.laser_scan import depth_to_scan, scan_geometry
 from msdepth_ros.core.preprocess import plan_input
 from msdepth_ros.core.presets import NYU
 from msdepth_ros.core.synthetic import road_scene
@@ -26,7 +29,7 @@ from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionS
 from msdepth_ros.ros.conversions import RCLPY_TYPES
 import numpy as np
 import pytest
-from ros_harness import make_checkpoint
+from ros_harness import depth_array, make_checkpoint
 from std_msgs.msg import Header
 
 SETTINGS = PredictionSettings(upsample=2, metric_scaling=True, min_depth_m=0.001,
@@ -128,3 +131,72 @@ def test_depth_range_and_views_on_the_input(pipeline, frame):
     capped = pipeline.process(image, intrinsics, header,
                               PredictionSettings(1, False, 0.001, cap), OutputRequest()).depth_m
     np.testing.assert_array_equal(np.isnan(capped), ref > np.float32(cap))
+
+
+def _cloud_xyz(msg) -> np.ndarray:
+    """``H x W x 3`` float32 points of an organized cloud of point_step 16 or 32."""
+    floats = np.frombuffer(bytes(msg.data), np.float32).reshape(msg.height, msg.width, -1)
+    return floats[..., :3]
+
+
+def test_the_cloud_filter_shapes_the_cloud_but_not_the_depth_image(pipeline, frame):
+    image, intrinsics, header = frame
+    plain = pipeline.process(image, intrinsics, header, SETTINGS, OutputRequest(points_rgb=True))
+    cloud_filter = CloudFilter(flying_pixel_threshold=0.05, max_range_m=6.0, stride=3)
+    filtered = pipeline.process(image, intrinsics, header, SETTINGS,
+                                OutputRequest(points_rgb=True, cloud_filter=cloud_filter))
+    # REP 118: the depth image is the network's, whatever the cloud's filter.
+    np.testing.assert_array_equal(depth_array(filtered.depth_image), plain.depth_m)
+    expected = cloud_filter.apply(plain.depth_m,
+                                  np.linalg.norm(pixel_rays(plain.intrinsics), axis=-1))
+    xyz = _cloud_xyz(filtered.points)
+    assert (filtered.points.height, filtered.points.width) == expected.shape == (
+        -(-plain.depth_m.shape[0] // 3), -(-plain.depth_m.shape[1] // 3))
+    np.testing.assert_array_equal(np.isnan(xyz[..., 2]), np.isnan(expected))
+    np.testing.assert_allclose(xyz[..., 2], expected, rtol=1e-6)
+    full = _cloud_xyz(plain.points)[::3, ::3]
+    kept = ~np.isnan(expected)
+    assert 0 < kept.sum() < kept.size  # the filter dropped some points, not all
+    np.testing.assert_allclose(xyz[kept], full[kept], rtol=1e-6)
+    # The colours follow their points.
+    rgb = np.frombuffer(bytes(filtered.points.data), np.uint32).reshape(*expected.shape, 8)[..., 4]
+    full_rgb = np.frombuffer(bytes(plain.points.data), np.uint32).reshape(
+        *plain.depth_m.shape, 8)[::3, ::3, 4]
+    np.testing.assert_array_equal(rgb, full_rgb)
+
+
+def test_the_scan_is_built_on_request_from_the_depth_image(pipeline, frame):
+    image, intrinsics, header = frame
+    out = pipeline.process(image, intrinsics, header, SETTINGS,
+                           OutputRequest(points=False, scan=True, scan_height=3))
+    scan = out.scan
+    geometry = scan_geometry(out.intrinsics, 3)
+    assert scan.header.frame_id == 'cam' and scan.header.stamp.sec == 3
+    assert scan.angle_min == pytest.approx(geometry.angle_min)
+    assert scan.angle_max == pytest.approx(geometry.angle_max)
+    assert scan.angle_increment == pytest.approx(geometry.angle_increment)
+    assert (scan.range_min, scan.range_max) == pytest.approx((0.001, 10.0))
+    expected = depth_to_scan(out.depth_m, geometry, 0.001, 10.0)
+    np.testing.assert_array_equal(np.asarray(scan.ranges, np.float32), expected)
+    assert len(scan.ranges) == out.depth_m.shape[1] and np.isfinite(expected).any()
+    named = pipeline.process(image, intrinsics, header, SETTINGS,
+                             OutputRequest(points=False, depth=False, scan=True,
+                                           scan_frame_id='laser'))
+    assert named.scan.header.frame_id == 'laser' and named.depth_image is None
+    assert pipeline.process(image, intrinsics, header, SETTINGS, OutputRequest()).scan is None
+    # A band taller than the image is cut to the rows that fit around cy, not an error.
+    tall = pipeline.process(image, intrinsics, header, SETTINGS,
+                            OutputRequest(points=False, scan=True, scan_height=10000))
+    rows = max(h for h in range(1, out.depth_m.shape[0] + 1)
+               if _fits(out.intrinsics, h))
+    np.testing.assert_array_equal(np.asarray(tall.scan.ranges, np.float32), depth_to_scan(
+        tall.depth_m, scan_geometry(out.intrinsics, rows), 0.001, 10.0))
+    assert rows > out.depth_m.shape[0] // 2
+
+
+def _fits(intrinsics, rows) -> bool:
+    try:
+        scan_geometry(intrinsics, rows)
+    except ValueError:
+        return False
+    return True

@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 
 from msdepth_ros.inference import load_backend
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.export import export_checkpoint
+from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.parity import compare_depth, scenes_for
 from msdepth_ros.inference.quantize import (calibration_set, DEFAULT_EXCLUDED, export_int8,
                                             quantize_static_int8, split_concat_conv)

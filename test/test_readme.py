@@ -89,7 +89,11 @@ def test_every_evaluation_parameter_is_documented_with_its_type_and_default(spec
 
 def test_every_documented_evaluation_parameter_exists_and_the_metrics_layout_is_spelled():
     assert set(_table_rows('evaluation parameter')) == set(eval_config.PARAMETERS_BY_NAME)
-    assert ', '.join(eval_config.METRICS_LAYOUT[:-1]) + ' (NaN without points), points' in README
+    layout = eval_config.METRICS_LAYOUT
+    points = layout.index('points')
+    assert (', '.join(layout[:points]) + ' (NaN without points), points compared, then '
+            + ', '.join(layout[points + 1:])) in README
+    assert layout[points + 1:] == eval_config.OCCUPANCY_LAYOUT
     assert f'`{topics.METRICS}` (out)' in README
 
 

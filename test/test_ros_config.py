@@ -34,17 +34,20 @@ from msdepth_ros.ros.config import (ConfigError, INPUT_TOPICS, NodeConfig, PARAM
 import pytest
 import yaml
 
-# The depth node's parameter files (config/ also holds training configs, a QoS override file and
-# the LIDAR evaluation node's files, checked by test_ros_eval_config.py).
+# The depth node's parameter files (config/ also holds training configs, a QoS override file,
+# the LIDAR evaluation node's files, checked by test_ros_eval_config.py, and Nav2's, checked by
+# test_nav2_config.py).
 CONFIGS = sorted(p for p in (REPO_ROOT / 'config').glob('*.yaml')
                  if 'ros__parameters' in p.read_text(encoding='utf-8')
-                 and not p.name.startswith('lidar_eval'))
+                 and not p.name.startswith(('lidar_eval', 'nav2_')))
 LAUNCH_FILE = REPO_ROOT / 'launch' / 'depth.launch.py'
 #: Parameters every rclpy node has, which a YAML file or launch file may set.
 ROS_PARAMETERS = {'use_sim_time'}
 #: Parameters that can change while the node runs; the others need a restart.
 RUN_TIME = {'min_depth_m', 'max_depth_m', 'skip_unsubscribed', 'publish_points', 'points_rgb',
-            'publish_colorized', 'colormap', 'drop_warn_ratio', 'log_throttle_s'}
+            'publish_colorized', 'colormap', 'drop_warn_ratio', 'log_throttle_s',
+            'cloud_flying_pixel_threshold', 'cloud_max_range_m', 'cloud_stride', 'publish_scan',
+            'scan_height', 'scan_frame_id'}
 
 
 def _valid(**values):

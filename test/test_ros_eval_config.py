@@ -54,7 +54,8 @@ def test_table_and_config_have_the_same_names_and_the_depth_node_none_of_them():
     assert {spec.name for spec in PARAMETERS if not spec.read_only} == RUN_TIME
     assert PARAMETERS_BY_NAME['eval_crop'].choices == ('none',) + tuple(sorted(CROPS))
     assert topics.LIDAR == 'lidar_points' and topics.CAMERA_INFO in INPUT_TOPICS
-    assert METRICS_LAYOUT == (*METRIC_NAMES, 'points')
+    assert METRICS_LAYOUT == (*METRIC_NAMES, 'points', 'occupancy_precision', 'occupancy_recall',
+                              'occupancy_iou', 'cells_tp', 'cells_fp', 'cells_fn')
 
 
 def test_defaults_and_the_fixed_transform_read_back():
@@ -89,6 +90,9 @@ def test_defaults_and_the_fixed_transform_read_back():
     ({'input_reliability': 'sometimes'}, "parameter 'input_reliability': 'sometimes' is not one "
                                          'of auto, reliable, best_effort'),
     ({'eval_scan_buffer': 2.0}, "parameter 'eval_scan_buffer': expected a integer, got float"),
+    ({'occupancy_min_height_m': 2.0}, 'occupancy_min_height_m and occupancy_max_height_m: need '
+                                      'min < max, got 2.0 and 2.0'),
+    ({'base_frame': ''}, "parameter 'base_frame': empty"),
 ])
 def test_bad_values_are_refused_with_the_parameter_named(values, message):
     with pytest.raises(ConfigError) as info:

@@ -27,7 +27,9 @@ from geometry_msgs.msg import TransformStamped
 from msdepth_ros.core.camera import depth_image_from_points
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import CROPS
+from msdepth_ros.core.occupancy import cell_indices, OccupancyScore, occupied_cells
 from msdepth_ros.core.online_eval import frame_metrics
+from msdepth_ros.core.transforms import apply, matrix_to_quaternion, rigid_transform
 from msdepth_ros.msgs import writers
 from msdepth_ros.msgs.images import ConversionError
 from msdepth_ros.ros.conversions import RCLPY_TYPES
@@ -36,7 +38,7 @@ from msdepth_ros.ros.diagnostics import (EVAL_DROPPED_BUSY, EVAL_FAILED, EVAL_NO
                                          FrameStats)
 from msdepth_ros.ros.eval_config import EvalConfig
 from msdepth_ros.ros.evaluation import (depth_metres, DepthPairing, EvalJob, LidarEvaluator,
-                                        LOG_NO_TRANSFORM)
+                                        LOG_NO_BASE_TRANSFORM, LOG_NO_TRANSFORM)
 import numpy as np
 import pytest
 from sensor_msgs.msg import PointCloud2, PointField
@@ -134,7 +136,7 @@ def test_scores_against_the_nearest_scan_through_tf(harness):
     assert offset_ms == pytest.approx(30.0, abs=1e-3)
     assert not h.rejected
     # The frame's own score goes to on_score (the node publishes it on depth_eval/metrics).
-    [(job, score, offset_s)] = h.scored
+    [(job, score, offset_s, occupancy)] = h.scored
     assert job.stamp_s == 10.03 and offset_s == pytest.approx(0.03)
     assert score.metrics == expected.metrics and score.pixels == expected.pixels
 
@@ -148,7 +150,7 @@ def test_the_crop_is_in_the_pixels_of_the_camera_not_of_the_depth_grid(harness):
     h.evaluator.add_cloud(_cloud(WALL, 10.0))
     h.evaluator.submit(h.job(10.0, camera=camera))
     h.wait(lambda: h.evaluator.summary()[0].frames == 1, 'a scored frame')
-    _, score, _ = h.scored[0]
+    _, score, _, _ = h.scored[0]
     v = np.rint(WALL[:, 1] / 4.0 * camera.fy_px + camera.cy_px)
     u = np.rint(WALL[:, 0] / 4.0 * camera.fx_px + camera.cx_px)
     inside = CROPS['garg'].mask(camera.height, camera.width)[v.astype(int), u.astype(int)]
@@ -250,3 +252,58 @@ def test_depth_images_are_read_in_metres_with_nan_invalid():
     truncated.data = truncated.data[:-1]
     with pytest.raises(ConversionError, match='truncated'):
         depth_metres(truncated)
+
+
+def _tf(parent: str, child: str, transform: np.ndarray):
+    """Duck-typed tf2_msgs/TFMessage of one 4x4 transform (the child's pose in the parent)."""
+    msg = _TFMessage(parent, child)
+    [stamped] = msg.transforms
+    t, r = stamped.transform.translation, stamped.transform.rotation
+    t.x, t.y, t.z = (float(v) for v in transform[:3, 3])
+    r.x, r.y, r.z, r.w = matrix_to_quaternion(transform[:3, :3])
+    return msg
+
+
+def test_occupancy_bins_both_clouds_in_the_base_frame(harness):
+    # The camera 1 m above base_link, looking along its x axis; the LIDAR is the camera here
+    # (the fixed transform is the identity). A wall 4.05 m ahead: heights 1 - y from -0.4 to
+    # 2.4 m, of which the band 0.1 to 2.0 m marks one row of cells at x = 4.0 to 4.1 m.
+    T_base_cam = rigid_transform(np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0],
+                                           [0.0, -1.0, 0.0]]), (0.0, 0.0, 1.0))
+    wall = WALL * (4.05 / 4.0)
+    h = harness(eval_transform_source='parameters', eval_tolerance_s=1.0)
+    h.evaluator.add_cloud(_cloud(wall, 10.0))
+    h.evaluator.submit(h.job(10.0, np.full((GRID.height, GRID.width), 4.05, np.float32)))
+    h.wait(lambda: h.evaluator.occupancy().frames_no_base == 1, 'a frame without base_link')
+    assert h.scored[-1][3] is None and h.evaluator.summary()[0].frames == 1
+    assert h.logged[-1][0] == LOG_NO_BASE_TRANSFORM and "'base_link'" in h.logged[-1][1]
+
+    h.evaluator.add_tf(_tf('base_link', 'cam', T_base_cam))
+    h.evaluator.submit(h.job(10.1, np.full((GRID.height, GRID.width), 4.05, np.float32)))
+    h.wait(lambda: h.evaluator.occupancy().frames == 1, 'a frame with occupancy')
+    exact = h.scored[-1][3]
+    truth = occupied_cells(apply(T_base_cam, wall), T_base_cam, GRID, h.config.occupancy_spec())
+    assert exact.tp == truth.size > 10 and (exact.fp, exact.fn) == (0, 0)
+    assert set(cell_indices(truth)[:, 0]) == {40}
+    assert exact.values() == {'precision': 1.0, 'recall': 1.0, 'iou': 1.0}
+
+    # 25 % short: every cell lands 1 m nearer, none right.
+    h.evaluator.submit(h.job(10.2, np.full((GRID.height, GRID.width), 3.0375, np.float32)))
+    h.wait(lambda: h.evaluator.occupancy().frames == 2, 'a second frame with occupancy')
+    short = h.scored[-1][3]
+    assert (short.tp, short.fn) == (0, truth.size) and short.fp > 0
+    run = h.evaluator.occupancy()
+    assert run.run == exact + short and run.last == short and run.frames_no_base == 1
+    # The ceiling: the scan on the depth image's pixels marks the truth's cells exactly.
+    assert run.ceiling == OccupancyScore(2 * truth.size, 0, 0)
+    assert run.run.precision == pytest.approx(truth.size / (truth.size + short.fp))
+    assert not h.rejected
+
+
+def test_occupancy_off_scores_none(harness):
+    h = harness(eval_transform_source='parameters', occupancy=False)
+    h.evaluator.add_cloud(_cloud(WALL, 10.0))
+    h.evaluator.submit(h.job(10.0))
+    h.wait(lambda: h.evaluator.summary()[0].frames == 1, 'a scored frame')
+    assert h.scored[-1][3] is None
+    assert h.evaluator.occupancy().frames_no_base == 0 and not h.logged

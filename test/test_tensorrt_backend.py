@@ -32,10 +32,10 @@ from __future__ import annotations
 import sys
 
 from msdepth_ros.inference import devices, load_backend
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.engine_cache import (BuildSettings, EngineBuildError,
                                                 EngineDeserializeError)
 from msdepth_ros.inference.export import export_checkpoint
+from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.tensorrt_backend import TensorRTRuntime
 from msdepth_ros.model.checkpoint import save_checkpoint
 from msdepth_ros.model.network import build_model, ModelConfig

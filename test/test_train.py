@@ -21,6 +21,7 @@ synthetic street images so that the whole file takes well under a minute of CPU.
 """
 
 import json
+import math
 import os
 from pathlib import Path
 import subprocess
@@ -33,9 +34,12 @@ from msdepth_ros.model.checkpoint import load_checkpoint
 from msdepth_ros.tools.evaluate import ModelSource
 from msdepth_ros.train.config import (config_from_dict, ConfigError, dump_config, load_config,
                                       PAPER_LR, PAPER_SAMPLES)
-from msdepth_ros.train.trainer import ExampleSource, StepBatchSampler, train, weights_digest
+from msdepth_ros.train.examples import ExampleSource, StepBatchSampler
+from msdepth_ros.train.stages import weights_digest
+from msdepth_ros.train.trainer import train
 import numpy as np
 import pytest
+import torch
 import yaml
 
 CONFIG_DIR = REPO_ROOT / 'config'
@@ -184,6 +188,45 @@ def test_config_errors_name_the_key(tmp_path):
     path.write_text('data: {train: {kind: imagenet}}\n')
     with pytest.raises(ConfigError, match='bad.yaml: .*kind must be one of'):
         load_config(path)
+
+
+def test_cosine_schedule_and_float16_checkpoints_are_config_options(tmp_path):
+    data = {'train': {'kind': 'synthetic'}}
+    default = config_from_dict({'data': data, 'model': {'preset': 'kitti'}})
+    assert default.stage('coarse').lr_schedule == 'constant'
+    assert default.checkpoint_dtype == 'float32'
+    assert default.stage('fine').lr_factor(7, 10) == 1.0
+    cosine = config_from_dict({'data': data, 'model': {'preset': 'kitti'},
+                               'coarse': {'lr_schedule': 'cosine'}}).stage('coarse')
+    assert cosine.samples == PAPER_SAMPLES['kitti']['coarse']  # a length left out is kept
+    assert [cosine.lr_factor(s, 4) for s in range(5)] == pytest.approx(
+        [1.0, 0.5 + 0.5 ** 1.5, 0.5, 0.5 - 0.5 ** 1.5, 0.0])
+    with pytest.raises(ConfigError, match="fine.lr_schedule must be one of .*'step'"):
+        config_from_dict({'data': data, 'fine': {'samples': 1, 'lr_schedule': 'step'}})
+    with pytest.raises(ConfigError, match="checkpoint_dtype must be one of .*'int8'"):
+        config_from_dict({'data': data, 'checkpoint_dtype': 'int8'})
+    demo = load_config(CONFIG_DIR / 'train_demo.yaml')
+    assert demo.checkpoint_dtype == 'float16' and demo.stage('coarse').lr_schedule == 'cosine'
+    assert config_from_dict(yaml.safe_load(dump_config(demo))) == demo
+
+    # A run: each step's rates follow the schedule (the optimizer state at the end of the fine
+    # stage holds its last step's), and the stage and final checkpoints hold float16 weights.
+    config = load_config(CONFIG_DIR / 'train_synthetic.yaml', small_overrides(
+        tmp_path / 'run', **{'coarse.samples': 16, 'fine.samples': 24, 'data.train.count': 16,
+                             'data.val': 'null', 'fine.lr_schedule': 'cosine',
+                             'checkpoint_dtype': 'float16'}))
+    result = train(config, progress=False)
+    last = torch.load(tmp_path / 'run' / 'checkpoint_last.pt', weights_only=True)
+    rates = {g['name']: g['lr'] for g in last['optimizer']['param_groups']}
+    factor = 0.5 * (1 + math.cos(math.pi * 2 / 3))  # step 2 of 3
+    assert rates == pytest.approx({k: v * factor
+                                   for k, v in config.learning_rates('fine').items()})
+    assert {t.dtype for t in last['state_dict'].values()} == {torch.float32}
+    for path in (result.final_checkpoint, *result.stage_checkpoints.values()):
+        stored = torch.load(path, weights_only=True)['state_dict']
+        assert {t.dtype for t in stored.values()} == {torch.float16}, path
+    model = load_checkpoint(result.final_checkpoint).model
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
 def test_cli_reports_config_errors_without_traceback(tmp_path):

@@ -29,6 +29,10 @@ the camera frame with the bag's transforms, projected with the bag's camera info
 (``core.camera.depth_image_from_points``) and compared with the prediction at those pixels by
 ``evaluation.evaluate`` (the paper's protocol of the model's preset: KITTI 1e-3 to 80 m, Garg
 crop; predictions clipped to the caps, not cut at the depth range).
+
+The written ``points`` go through the depth node's cloud filter. When ``/tf_static`` also links
+the occupancy's base frame to the camera, each evaluated frame's cloud and scan are binned into
+2D cells as Nav2's obstacle layer marks them (``bags.occupancy``).
 """
 
 from __future__ import annotations
@@ -38,8 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from msdepth_ros.bags import occupancy
 from msdepth_ros.bags.files import bag_qos, bag_types, BagOutput, image_rgb, open_reader
+from msdepth_ros.bags.occupancy import OccupancySettings
 from msdepth_ros.core.camera import depth_image_from_points
+from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.metrics import average_metrics
 from msdepth_ros.core.transforms import apply, TransformError, TransformTree
@@ -55,9 +62,6 @@ import numpy as np
 
 #: The node's output topics, relative to the camera's namespace.
 OUTPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS)
-#: The outputs written: the node's defaults without the preview (nobody subscribes to a bag).
-BAG_OUTPUTS = OutputRequest(depth=True, camera_info=True, points=True, points_rgb=False,
-                            colorized=False)
 
 #: ``progress(iterable, total, description)``: wraps the messages of a pass (a progress bar).
 Progress = Callable[[Iterable[Any], int, str], Iterable[Any]]
@@ -73,7 +77,9 @@ class InferOptions:
     What to run on which bag (the options of ``msdepth-bag-infer``).
 
     ``min_depth_m`` / ``max_depth_m`` 0 stand for the preset's; ``camera_info_topic`` is the
-    image's camera info; ``evaluate`` False skips the evaluation.
+    image's camera info; ``evaluate`` False skips the evaluation; ``cloud_filter`` filters the
+    written cloud as the node's parameters do; ``occupancy`` (None: not scored) says where and
+    how the evaluated frames' cells are counted.
     """
 
     in_bag: Path
@@ -90,6 +96,8 @@ class InferOptions:
     max_depth_m: float = 0.0
     evaluate: bool = True
     max_scan_offset_ms: float = 50.0
+    cloud_filter: CloudFilter = CloudFilter()
+    occupancy: OccupancySettings | None = None
     storage: str = 'mcap'
     overwrite: bool = False
 
@@ -233,6 +241,9 @@ class _Pending:
     camera_frame: str = ''
     points: np.ndarray | None = None
     scan_frame: str = ''
+    T_base_cam: np.ndarray | None = None
+    depth_m: np.ndarray | None = None
+    grid: Intrinsics | None = None
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -313,7 +324,8 @@ class BagInference:
 
     After ``infer_bag``: ``counts`` (output topic -> messages written), ``skipped`` (why each
     image or scan was left out), ``rows`` (frame -> its metrics), ``unevaluated`` (frames with
-    no scan, transform or camera info), ``note`` (why nothing was evaluated; empty otherwise),
+    no scan, transform or camera info), ``no_base`` (why frames have no occupancy: no transform
+    to the base frame), ``note`` (why nothing was evaluated; empty otherwise),
     ``index`` (what pass 1 read); ``report()`` averages the rows.
     """
 
@@ -333,6 +345,10 @@ class BagInference:
         self.by_scan: dict[int, list[int]] = {}
         self.unevaluated = 0
         self.note = ''
+        self.no_base: list[str] = []
+        self.request = OutputRequest(depth=True, camera_info=True, points=True,
+                                     points_rgb=False, colorized=False,
+                                     cloud_filter=options.cloud_filter)
 
     def plan_evaluation(self) -> str:
         """
@@ -360,10 +376,22 @@ class BagInference:
                 reasons.append(str(exc))
             else:
                 self.pending[k] = _Pending(stamp=stamp, camera=camera, scan=j,
-                                           camera_frame=frame_id)
+                                           camera_frame=frame_id,
+                                           T_base_cam=self._base_transform(frame_id))
                 self.by_scan.setdefault(j, []).append(k)
         self.unevaluated = len(reasons)
         return '' if self.pending else f'no frame can be evaluated: {reasons[0]}'
+
+    def _base_transform(self, camera_frame: str) -> np.ndarray | None:
+        """Return the camera's pose in the base frame (None without occupancy or transform)."""
+        settings = self.options.occupancy
+        if settings is None:
+            return None
+        try:
+            return self.index.tree.lookup(settings.base_frame, camera_frame)
+        except TransformError as exc:
+            self.no_base.append(str(exc))
+            return None
 
     def write(self, out: BagOutput, scan_conns: list[Any]) -> None:
         """Copy every message as it is, the outputs of each image right after it."""
@@ -397,7 +425,7 @@ class BagInference:
             self.skipped.append(f'image {k} (stamp {stamp} ns): {exc}')
             self.pending.pop(k, None)
             return
-        result = self.pipeline.process(rgb, camera, msg.header, self.settings, BAG_OUTPUTS)
+        result = self.pipeline.process(rgb, camera, msg.header, self.settings, self.request)
         for name, message in ((topics.DEPTH, result.depth_image),
                               (topics.DEPTH_INFO, result.camera_info),
                               (topics.POINTS, result.points)):
@@ -408,6 +436,7 @@ class BagInference:
             plan = self.pipeline.predictor(self.settings).plan_for(rgb.shape[1], rgb.shape[0])
             pending.prediction = depth_image_prediction(result.unbounded_depth_m,
                                                         plan.camera_to_output)
+            pending.depth_m, pending.grid = result.depth_m, result.intrinsics
             self._evaluate_if_ready(k)
 
     def _scan(self, msg: Any) -> None:
@@ -444,6 +473,12 @@ class BagInference:
         row = dict(evaluate(frame, frame, self.protocol, keep_examples=0).per_image[0])
         row.update(frame=k, stamp_ns=pending.stamp,
                    scan_stamp_ns=self.index.scans[pending.scan])
+        scores = None
+        if pending.T_base_cam is not None:
+            scores = occupancy.frame_occupancy(pending.depth_m, pending.grid, pending.points,
+                                               T_cam_scan, pending.T_base_cam,
+                                               self.options.occupancy, self.options.cloud_filter)
+        row.update(occupancy.row_values(scores))
         self.rows[k] = row
 
     def report(self) -> EvalReport:

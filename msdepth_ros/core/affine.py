@@ -96,3 +96,12 @@ class PixelMap:
     def apply(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map source pixel coordinates ``(u, v)`` to target coordinates."""
         return self.x(u), self.y(v)
+
+    def matrix(self) -> np.ndarray:
+        """
+        Return the 3x3 float64 matrix of the map on homogeneous pixels ``(u, v, 1)``.
+
+        A projection matrix of the source image becomes ``matrix() @ P`` for the target image.
+        """
+        return np.array([[self.x.scale, 0.0, self.x.offset],
+                         [0.0, self.y.scale, self.y.offset], [0.0, 0.0, 1.0]])

@@ -287,8 +287,27 @@ class CropResampler:
             if scratch is None:
                 scratch = self._scratch.arrays = {}
             planes = _separable(pixels, self.y, self.x, scratch)
-        _normalise(planes, order, self.scale, self.bias, out[0])
+        if not isinstance(planes, np.ndarray) or planes.dtype == np.uint8:
+            # uint8 planes: one table look-up per pixel writes the normalised value (the table
+            # holds exactly the float32 ``pixel * scale + bias`` of every grey level).
+            tables = self._tables
+            for c in range(3):
+                cv2.LUT(planes[order[c]], tables[c], dst=out[0, c])
+        else:
+            _normalise(planes, order, self.scale, self.bias, out[0])
         return out
+
+    @property
+    def _tables(self) -> list[np.ndarray]:
+        """Per RGB channel, ``1 x 256`` float32: ``level * scale + bias`` (built once)."""
+        tables = getattr(self._scratch, 'tables', None)
+        if tables is None:
+            levels = np.arange(256, dtype=np.float32)
+            tables = self._scratch.tables = [
+                np.ascontiguousarray((levels * self.scale[c, 0, 0] + self.bias[c, 0, 0])
+                                     .astype(np.float32).reshape(1, 256))
+                for c in range(3)]
+        return tables
 
 
 def crop_resampler(camera_size: tuple[int, int], resized_size: tuple[int, int],

@@ -35,8 +35,6 @@ import numpy as np
 
 #: Label values of ``SyntheticFrame.labels``.
 SKY, ROAD, GROUND, WALL, FACADE, BOX = 0, 1, 2, 3, 4, 5
-LABEL_NAMES = {SKY: 'sky', ROAD: 'road', GROUND: 'ground', WALL: 'wall', FACADE: 'facade',
-               BOX: 'box'}
 
 #: KITTI's colour camera 2 of 2011-09-26 (P_rect_02), for 1242 x 375 images.
 KITTI_FX_PX = 721.5377

@@ -42,8 +42,8 @@ from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.synthetic import KITTI_CAMERA_HEIGHT_M, render, RoadLayout, SyntheticFrame
 from msdepth_ros.data.base import write_png, write_text
 from msdepth_ros.data.kitti import (benchmark_depth_path, format_calib_entries, KittiCalibration,
-                                    lidar_depth_image, pixel_map_matrix, SplitEntry,
-                                    timestamp_line, write_benchmark_depth, write_velodyne_points)
+                                    lidar_depth_image, SplitEntry, timestamp_line,
+                                    write_benchmark_depth, write_velodyne_points)
 import numpy as np
 
 # The real calibration of 2011-09-26 (the KITTI raw data set's calibration files of that day).
@@ -170,7 +170,7 @@ def reference_calibration_entries(width: int = REFERENCE_SIZE[0],
     """
     sx = width / REFERENCE_SIZE[0]
     sy = height / REFERENCE_SIZE[1]
-    a = pixel_map_matrix(PixelMap.resize(sx, sy))
+    a = PixelMap.resize(sx, sy).matrix()
     cam = []
     for key, value in _REFERENCE_CAM_TO_CAM:
         # The unrectified entries (S_0i, K_0i, D_0i ...) describe the raw sensor and keep their

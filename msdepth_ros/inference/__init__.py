@@ -20,8 +20,8 @@ depth image's intrinsics; a backend (``torch``, ``onnxruntime``, ``tensorrt``) o
 preprocessed input to log depth. Backends import their frameworks lazily.
 """
 
-from msdepth_ros.inference.backend import (Backend, BACKEND_NAMES, BackendError, BackendInfo,
-                                           load_backend)
+from msdepth_ros.inference.backend import BACKEND_NAMES, load_backend
+from msdepth_ros.inference.interface import Backend, BackendError, BackendInfo
 from msdepth_ros.inference.predictor import DepthPredictor, DepthResult
 
 __all__ = ['Backend', 'BackendError', 'BackendInfo', 'BACKEND_NAMES', 'DepthPredictor',

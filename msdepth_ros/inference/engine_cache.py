@@ -40,8 +40,8 @@ from pathlib import Path
 import tempfile
 from typing import Any, Protocol
 
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.files import atomic_write_bytes, sha256_bytes
+from msdepth_ros.inference.interface import BackendError
 
 LOG = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ import tempfile
 from typing import Any
 import warnings
 
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.files import atomic_write_bytes
+from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.onnx_model import (FORMAT_KEY, INPUT_NAME, metadata_for,
                                               MODEL_CONFIG_KEY, OPSET, OUTPUT_NAME, PRECISION_KEY,
                                               read_onnx_file)

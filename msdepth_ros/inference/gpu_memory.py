@@ -28,8 +28,8 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Callable
 
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.engine_cache import DeviceIdentity
+from msdepth_ros.inference.interface import BackendError
 import numpy as np
 
 #: ``{tensor name: (shape, numpy dtype)}`` of the engine's inputs and outputs.

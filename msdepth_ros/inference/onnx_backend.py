@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from msdepth_ros.inference.backend import Backend, BackendError, BackendInfo
+from msdepth_ros.inference.interface import Backend, BackendError, BackendInfo
 from msdepth_ros.inference.onnx_model import (check_io_shapes, INPUT_NAME, OUTPUT_NAME,
                                               parse_metadata)
 import numpy as np

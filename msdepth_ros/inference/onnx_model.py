@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from msdepth_ros.core.presets import Preset, PresetError
-from msdepth_ros.inference.backend import BackendError
+from msdepth_ros.inference.interface import BackendError
 
 INPUT_NAME = 'image'
 OUTPUT_NAME = 'log_depth'

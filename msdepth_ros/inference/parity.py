@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Sequence
 from msdepth_ros.core.metrics import compute_metrics
 from msdepth_ros.core.presets import Preset
 from msdepth_ros.core.synthetic import road_scene, SyntheticFrame
-from msdepth_ros.inference.backend import Backend
+from msdepth_ros.inference.interface import Backend
 from msdepth_ros.inference.predictor import DepthPredictor
 import numpy as np
 

@@ -26,7 +26,7 @@ import time
 
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.preprocess import ImageShapeError, InputPlan, log_depth_to_metric, plan_input
-from msdepth_ros.inference.backend import Backend
+from msdepth_ros.inference.interface import Backend
 import numpy as np
 
 

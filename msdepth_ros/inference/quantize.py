@@ -47,8 +47,8 @@ import tempfile
 from typing import Any, Iterable, Iterator, Sequence
 
 from msdepth_ros.core.presets import Preset
-from msdepth_ros.inference.backend import BackendError
 from msdepth_ros.inference.export import _set_metadata, _write_model, ExportResult
+from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.onnx_model import INPUT_NAME, metadata_for, read_onnx_file
 import numpy as np
 
@@ -108,7 +108,6 @@ def calibration_set(preset: Preset, scenes: int = 16, image_dir: str | os.PathLi
 
     """
     import cv2
-
     from msdepth_ros.core.preprocess import plan_input
     from msdepth_ros.core.synthetic import road_scene
 

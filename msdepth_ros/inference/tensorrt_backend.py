@@ -39,12 +39,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from msdepth_ros.inference.backend import Backend, BackendError, BackendInfo
 from msdepth_ros.inference.devices import MEMORY_PATHS
 from msdepth_ros.inference.engine_cache import (BuildSettings, default_cache_dir, DeviceIdentity,
                                                 EngineBuildError, EngineCache,
                                                 EngineDeserializeError, sidecar_path)
 from msdepth_ros.inference.gpu_memory import device_identity, open_memory
+from msdepth_ros.inference.interface import Backend, BackendError, BackendInfo
 from msdepth_ros.inference.onnx_model import (check_io_shapes, INPUT_NAME, OUTPUT_NAME,
                                               parse_metadata, read_onnx_file)
 import numpy as np

@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from msdepth_ros.inference.backend import Backend, BackendError, BackendInfo
+from msdepth_ros.inference.interface import Backend, BackendError, BackendInfo
 import numpy as np
 
 TORCH_PRECISIONS = ('auto', 'fp32', 'fp16')
@@ -66,7 +66,11 @@ class TorchBackend(Backend):
             raise BackendError(f'backend torch: precision must be one of {TORCH_PRECISIONS}, '
                                f'got {precision!r}')
         self._torch = torch
-        self._device = _resolve_device(torch, device, model_path)
+        from msdepth_ros.model.device import DeviceError, select_device
+        try:
+            self._device = select_device(device)
+        except DeviceError as exc:
+            raise BackendError(f'{model_path}: backend torch: {exc}') from None
         on_cuda = self._device.type == 'cuda'
         precision = 'fp32' if precision == 'auto' else precision
         if precision == 'fp16' and not on_cuda:
@@ -146,25 +150,3 @@ class TorchBackend(Backend):
         for name in ('_dev_in', '_dev_out', '_host_in', '_host_out'):
             if hasattr(self, name):
                 delattr(self, name)
-
-
-def _resolve_device(torch: Any, device: str, model_path: Path) -> Any:
-    if device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise BackendError(f'backend torch: unknown device {device!r}') from None
-    if resolved.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise BackendError(f'{model_path}: backend torch: device {device!r} asked for, but '
-                               f'PyTorch {torch.__version__} sees no CUDA GPU')
-        index = resolved.index or 0
-        if index >= torch.cuda.device_count():
-            raise BackendError(f'{model_path}: backend torch: no CUDA device {index} (found '
-                               f'{torch.cuda.device_count()})')
-        return torch.device('cuda', index)
-    if resolved.type != 'cpu':
-        raise BackendError(f'backend torch: device must be auto, cpu or cuda[:N], got '
-                           f'{device!r}')
-    return resolved

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The multi-scale network (PyTorch): layers, loss, checkpoints."""
+"""The multi-scale network (PyTorch): layers, loss, checkpoints, the choice of device."""
 
 from msdepth_ros.model.network import build_model, ModelConfig, MultiScaleDepthNet
 

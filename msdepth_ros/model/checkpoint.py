@@ -20,6 +20,10 @@ A checkpoint is a ``torch.save`` of plain data, loaded with ``weights_only=True`
     {'format': 'msdepth_ros.checkpoint', 'version': 1,
      'model_config': ModelConfig.to_dict(), 'state_dict': {...},
      'metadata': {...}, 'optimizer': {...} (optional), 'extra': {...} (optional)}
+
+The weights may be stored as float16 (``save_checkpoint(..., weights_dtype='float16')``, half
+the file); ``read_checkpoint_file`` and so every reader (``load_checkpoint``, the backends,
+export, resuming) gets them back as float32.
 """
 
 from __future__ import annotations
@@ -54,19 +58,26 @@ class Checkpoint:
 def save_checkpoint(path: str | os.PathLike, model: MultiScaleDepthNet,
                     metadata: Mapping[str, Any] | None = None,
                     optimizer: Mapping[str, Any] | None = None,
-                    extra: Mapping[str, Any] | None = None) -> Path:
+                    extra: Mapping[str, Any] | None = None,
+                    weights_dtype: str = 'float32') -> Path:
     """
     Write ``model`` with its config atomically (temporary file, then rename).
 
     ``metadata`` (training stage, steps, metrics, command line ...) and ``extra`` must be plain
     data (dicts, lists, strings, numbers, tensors); ``optimizer`` is an optimizer state dict.
+    ``weights_dtype`` ``float16`` stores the floating-point weights at half size (readers get
+    them back as float32).
     """
     path = Path(path)
+    if weights_dtype not in ('float32', 'float16'):
+        raise ValueError(f"weights_dtype must be 'float32' or 'float16', got {weights_dtype!r}")
+    dtype = getattr(torch, weights_dtype)
     payload: dict[str, Any] = {
         'format': CHECKPOINT_FORMAT,
         'version': CHECKPOINT_VERSION,
         'model_config': model.config.to_dict(),
-        'state_dict': {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        'state_dict': {k: v.detach().cpu().to(dtype) if v.is_floating_point() else
+                       v.detach().cpu() for k, v in model.state_dict().items()},
         'metadata': dict(metadata or {}),
     }
     if optimizer is not None:
@@ -103,6 +114,12 @@ def read_checkpoint_file(path: str | os.PathLike) -> dict[str, Any]:
     for key in ('model_config', 'state_dict'):
         if key not in payload:
             raise CheckpointError(f'{path}: checkpoint has no {key!r}')
+    if not isinstance(payload['state_dict'], dict):
+        raise CheckpointError(f"{path}: checkpoint's state_dict is not a mapping")
+    # Weights stored as float16 (or bfloat16) come back as the float32 the network computes in.
+    payload['state_dict'] = {
+        k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+        for k, v in payload['state_dict'].items()}
     return payload
 
 

@@ -31,6 +31,8 @@ DEPTH = 'depth/image'
 DEPTH_INFO = 'depth/camera_info'
 #: Organized PointCloud2 in the camera's optical frame.
 POINTS = 'points'
+#: sensor_msgs/LaserScan of the rows around the optical centre (``publish_scan``).
+SCAN = 'scan'
 #: Colourised preview of the depth (rgb8).
 COLORIZED = 'depth/colorized'
 

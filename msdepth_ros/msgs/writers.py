@@ -27,15 +27,18 @@ imports a message package.
 - ``camera_info``, ``intrinsics_camera_info``: ``sensor_msgs/CameraInfo`` of a rectified image.
 - ``pointcloud``, ``organized_pointcloud``: ``sensor_msgs/PointCloud2`` of float32 fields, the
   latter in the depth node's layout (``msgs.images.organized_cloud``).
+- ``laser_scan``: ``sensor_msgs/LaserScan`` of ``core.laser_scan.depth_to_scan``'s ranges.
 """
 
 from __future__ import annotations
 
 import array
 from dataclasses import dataclass
+import math
 from typing import Any, Callable, Sequence
 
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.laser_scan import ScanGeometry
 from msdepth_ros.msgs.images import (ConversionError, ENCODINGS, KIND_ENCODING,
                                      NATIVE_BIG_ENDIAN, organized_cloud)
 import numpy as np
@@ -48,8 +51,9 @@ class MessageTypes:
 
     ``new(cls, **fields)`` returns a message of ``cls`` with ``fields`` set (rosbags classes
     take every field in the constructor; rclpy's copy a byte array passed there, so they are
-    filled by attribute). ``sequence(values)`` turns a flat, C-contiguous uint8 or float64
-    array into what the transport's ``uint8[]`` and ``float64[]`` fields take.
+    filled by attribute). ``sequence(values)`` turns a flat, C-contiguous uint8, float32 or
+    float64 array into what the transport's ``uint8[]``, ``float32[]`` and ``float64[]`` fields
+    take.
     """
 
     Header: Any
@@ -59,6 +63,7 @@ class MessageTypes:
     RegionOfInterest: Any
     PointCloud2: Any
     PointField: Any
+    LaserScan: Any
     new: Callable[..., Any]
     sequence: Callable[[np.ndarray], Any]
 
@@ -73,6 +78,7 @@ class MessageTypes:
                    RegionOfInterest=types['sensor_msgs/msg/RegionOfInterest'],
                    PointCloud2=types['sensor_msgs/msg/PointCloud2'],
                    PointField=types['sensor_msgs/msg/PointField'],
+                   LaserScan=types['sensor_msgs/msg/LaserScan'],
                    new=_construct, sequence=_numpy_sequence)
 
 
@@ -86,7 +92,7 @@ def set_fields(cls: Any, **fields: Any) -> Any:
 
 def array_sequence(values: np.ndarray) -> array.array:
     """
-    Return a flat uint8 or float64 array as an ``array.array`` (one copy): rclpy's sequences.
+    Return a flat uint8, float32 or float64 array as an ``array.array`` (one copy): rclpy's.
 
     rclpy's setters take an ``array.array`` of the field's type code as is; anything else they
     check element by element in Python, which costs seconds for a megapixel image.
@@ -303,3 +309,26 @@ def _header_or_empty(types: MessageTypes, msg_header: Any | None) -> Any:
 def _flat_bytes(values: np.ndarray) -> np.ndarray:
     """Return the bytes of an array as a flat uint8 array (a view when C-contiguous)."""
     return np.ascontiguousarray(values).reshape(-1).view(np.uint8)
+
+
+# -- LaserScan ------------------------------------------------------------------------------------
+
+def laser_scan(types: MessageTypes, msg_header: Any, frame_id: str, ranges: np.ndarray,
+               geometry: ScanGeometry, range_min_m: float, range_max_m: float) -> Any:
+    """
+    ``sensor_msgs/LaserScan`` of ``core.laser_scan.depth_to_scan``'s ranges.
+
+    The header is the stamp of ``msg_header`` with ``frame_id`` (the camera's body frame); the
+    scan is one image, so ``time_increment`` and ``scan_time`` are 0; no intensities.
+    ``ranges`` are float32 metres (+inf where a beam sees nothing), angles from ``geometry``.
+    """
+    scan_header = types.new(types.Header, stamp=types.new(
+        types.Time, sec=int(msg_header.stamp.sec), nanosec=int(msg_header.stamp.nanosec)),
+        frame_id=frame_id)
+    return types.new(
+        types.LaserScan, header=scan_header, angle_min=float(geometry.angle_min),
+        angle_max=float(geometry.angle_max), angle_increment=float(geometry.angle_increment),
+        time_increment=0.0, scan_time=0.0, range_min=float(range_min_m),
+        range_max=float(range_max_m) if math.isfinite(range_max_m) else math.inf,
+        ranges=types.sequence(np.ascontiguousarray(ranges, dtype=np.float32).reshape(-1)),
+        intensities=types.sequence(np.zeros(0, dtype=np.float32)))

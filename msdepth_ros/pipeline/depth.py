@@ -16,11 +16,13 @@
 One frame's work, without ROS plumbing: RGB + intrinsics in, the node's output messages out.
 
 ``DepthPipeline`` wraps a ``DepthPredictor`` and caches what depends only on the camera (the
-rays of the depth image's pixels, the camera pixels the cloud's colours come from), so that a
-frame costs the network plus a few array passes. It builds its messages with the shared
-writers (``msgs.writers``) through the ``MessageTypes`` it is given: rclpy's when the depth
-node calls it on its worker thread, a rosbags typestore's when ``msdepth-bag-infer`` runs a
-bag, so both write the same bytes. The benchmark calls it directly.
+rays of the depth image's pixels, the camera pixels the cloud's colours come from, the scan's
+geometry), so that a frame costs the network plus a few array passes. The cloud goes through
+the request's ``core.cloud_filter.CloudFilter`` (the depth image never does: REP 118); the laser
+scan is ``core.laser_scan``'s. It builds its messages with the shared writers
+(``msgs.writers``) through the ``MessageTypes`` it is given: rclpy's when the depth node calls
+it on its worker thread, a rosbags typestore's when ``msdepth-bag-infer`` runs a bag, so both
+write the same bytes. The benchmark calls it directly.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import time
 from typing import Any
 
 from msdepth_ros.core.camera import backproject, pixel_rays
+from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.colormap import colorize_depth
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.laser_scan import depth_to_scan, scan_frame_id, scan_geometry, ScanGeometry
 from msdepth_ros.core.preprocess import InputPlan, mask_depth_range
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.inference.predictor import DepthPredictor
@@ -61,11 +65,15 @@ class OutputRequest:
     points_rgb: bool = False
     colorized: bool = False
     colormap: str = 'turbo'
+    cloud_filter: CloudFilter = CloudFilter()
+    scan: bool = False
+    scan_height: int = 1
+    scan_frame_id: str = ''
 
     @property
     def anything(self) -> bool:
         """Return True when at least one output is asked for."""
-        return self.depth or self.camera_info or self.points or self.colorized
+        return self.depth or self.camera_info or self.points or self.colorized or self.scan
 
 
 @dataclass
@@ -74,14 +82,14 @@ class DepthOutputs:
     One frame's results: the messages asked for (None otherwise) and where the time went.
 
     The messages are of the pipeline's ``MessageTypes`` (``sensor_msgs/Image``,
-    ``CameraInfo``, ``PointCloud2``).
+    ``CameraInfo``, ``PointCloud2``, ``LaserScan``).
 
     ``depth_m`` is the ``H x W`` float32 depth image (metres, NaN invalid or outside the depth
     range), ``intrinsics`` its camera; ``unbounded_depth_m`` the same prediction before the
     depth range (evaluation clips it to its protocol's caps instead); ``timings_s`` has
     ``preprocess``, ``inference``, ``postprocess`` (from the predictor, and the depth range),
-    ``points`` (back-projection and cloud message) and ``messages`` (depth image, camera info
-    and preview messages).
+    ``points`` (cloud filter, back-projection and cloud message) and ``messages`` (depth image,
+    camera info, scan and preview messages).
     """
 
     depth_m: np.ndarray
@@ -92,6 +100,7 @@ class DepthOutputs:
     points: Any | None
     colorized: Any | None
     timings_s: dict[str, float]
+    scan: Any | None = None
 
 
 class DepthPipeline:
@@ -116,8 +125,11 @@ class DepthPipeline:
         self._predictor: DepthPredictor | None = None
         self._rays_for: Intrinsics | None = None
         self._rays: np.ndarray | None = None
+        self._ray_norm: np.ndarray | None = None
         self._colour_plan: InputPlan | None = None
         self._colour_index: tuple[np.ndarray, np.ndarray] | None = None
+        self._scan_for: tuple[Intrinsics, int] | None = None
+        self._scan_geometry: ScanGeometry | None = None
 
     def predictor(self, settings: PredictionSettings) -> DepthPredictor:
         """
@@ -173,13 +185,26 @@ class DepthPipeline:
             colours = None
             if request.points_rgb:
                 colours = self._colours(image_rgb, predictor, depth_intrinsics)
-            xyz = backproject(depth_m, depth_intrinsics, rays=self._rays_of(depth_intrinsics))
+            rays = self._rays_of(depth_intrinsics)
+            cloud_filter = request.cloud_filter
+            if cloud_filter.identity:
+                xyz = backproject(depth_m, depth_intrinsics, rays=rays)
+            else:
+                # The filtered depth of every stride-th pixel, on those pixels' rays.
+                step = cloud_filter.stride
+                kept = cloud_filter.apply(depth_m, self._ray_norm)
+                xyz = np.multiply(rays[::step, ::step], kept[..., None])
+                if colours is not None:
+                    colours = colours[::step, ::step]
             points = writers.organized_pointcloud(types, xyz, out_header, rgb=colours)
         t1 = time.perf_counter()
         depth_image = (writers.image(types, depth_m, '32FC1', out_header) if request.depth
                        else None)
         camera_info = (writers.intrinsics_camera_info(types, depth_intrinsics, out_header)
                        if request.camera_info else None)
+        scan = None
+        if request.scan:
+            scan = self._scan(depth_m, depth_intrinsics, out_header, settings, request)
         colorized = None
         if request.colorized:
             preview = colorize_depth(depth_m, settings.min_depth_m, settings.max_depth_m,
@@ -191,15 +216,40 @@ class DepthPipeline:
         return DepthOutputs(depth_m=depth_m, intrinsics=depth_intrinsics,
                             unbounded_depth_m=result.depth_m, depth_image=depth_image,
                             camera_info=camera_info, points=points, colorized=colorized,
-                            timings_s=timings)
+                            timings_s=timings, scan=scan)
 
     def _rays_of(self, intrinsics: Intrinsics) -> np.ndarray:
         # The rays depend on the depth image's intrinsics only: recomputed when the camera (or
         # its size, or the upsampling) changes, not per frame.
         if self._rays is None or intrinsics != self._rays_for:
             self._rays = pixel_rays(intrinsics)
+            self._ray_norm = np.linalg.norm(self._rays, axis=-1)
             self._rays_for = intrinsics
         return self._rays
+
+    def _scan(self, depth_m: np.ndarray, intrinsics: Intrinsics, header: Any,
+              settings: PredictionSettings, request: OutputRequest) -> Any:
+        """
+        Return the scan of a depth image (its geometry cached per camera and band).
+
+        A band taller than the rows around ``cy`` is cut to the tallest that fits (where
+        depthimage_to_laserscan refuses the frame): a parameter must not stop the outputs.
+        """
+        key = (intrinsics, request.scan_height)
+        if self._scan_geometry is None or key != self._scan_for:
+            for rows in range(request.scan_height, 0, -1):
+                try:
+                    self._scan_geometry = scan_geometry(intrinsics, rows)
+                    break
+                except ValueError:
+                    if rows == 1:
+                        raise
+            self._scan_for = key
+        geometry = self._scan_geometry
+        ranges = depth_to_scan(depth_m, geometry, settings.min_depth_m, settings.max_depth_m)
+        return writers.laser_scan(self.types, header,
+                                  request.scan_frame_id or scan_frame_id(header.frame_id),
+                                  ranges, geometry, settings.min_depth_m, settings.max_depth_m)
 
     def _colours(self, image_rgb: np.ndarray, predictor: DepthPredictor,
                  depth_intrinsics: Intrinsics) -> np.ndarray:

@@ -25,9 +25,11 @@ default, description, range, allowed values and read-only flag (``ros.param_tabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from msdepth_ros.core.cloud_filter import CloudFilter, DEFAULT_FLYING_PIXEL_THRESHOLD
 from msdepth_ros.core.colormap import COLORMAPS
 from msdepth_ros.core.intrinsics import Intrinsics, IntrinsicsError
 from msdepth_ros.core.presets import Preset, PRESETS
@@ -41,7 +43,7 @@ from msdepth_ros.ros.param_table import ConfigError, param, ParameterSet, ParamS
 #: Topics the node subscribes to (which one of the two images depends on ``input_compressed``).
 INPUT_TOPICS = (topics.IMAGE, topics.IMAGE_COMPRESSED, topics.CAMERA_INFO)
 #: Topics the node publishes.
-OUTPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS, topics.COLORIZED,
+OUTPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.POINTS, topics.SCAN, topics.COLORIZED,
                  topics.DIAGNOSTICS)
 
 #: Model files the backends load: checkpoints, ONNX, TensorRT engines.
@@ -148,6 +150,26 @@ class NodeConfig(ParameterSet):
                                  read_only=False)
     points_rgb: bool = param(False, 'Add the image colour to the point cloud (rgb field, '
                              'point_step 32).', read_only=False)
+    cloud_flying_pixel_threshold: float = param(
+        DEFAULT_FLYING_PIXEL_THRESHOLD, "Drop cloud points whose 8-neighbours' depth differs "
+        'from their own by more than this fraction of it (flying pixels at depth '
+        'discontinuities); 0: off. The depth image is never filtered.', read_only=False,
+        min_value=0.0, max_value=10.0)
+    cloud_max_range_m: float = param(0.0, 'Drop cloud points farther than this from the camera '
+                                     '(along the ray); 0: no cap but the depth range.',
+                                     read_only=False, min_value=0.0, max_value=1000.0)
+    cloud_stride: int = param(1, 'Keep every n-th pixel of every n-th row in the cloud (still '
+                              'organized, ceil(H/n) x ceil(W/n)).', read_only=False,
+                              min_value=1, max_value=64)
+    publish_scan: bool = param(False, 'Publish a sensor_msgs/LaserScan on scan '
+                               "(depthimage_to_laserscan's semantics, +inf where a beam sees "
+                               'nothing).', read_only=False)
+    scan_height: int = param(1, 'Rows of the depth image around its optical centre that the scan '
+                             'takes the nearest range of (cut to the rows the image has there).',
+                             read_only=False, min_value=1, max_value=16384)
+    scan_frame_id: str = param('', 'Frame of the scan (x forward, y left); empty: the depth '
+                               "image's frame without _optical (camera_optical_frame -> "
+                               'camera_frame).', read_only=False)
     publish_colorized: bool = param(True, 'Publish a colourised depth preview on depth/colorized '
                                     '(built only while someone subscribes).', read_only=False)
     colormap: str = param('turbo', 'Colour map of depth/colorized.',
@@ -206,6 +228,12 @@ class NodeConfig(ParameterSet):
         if self.engine_cache_dir:
             options['cache_dir'] = self.engine_cache_dir
         return options_for(self.backend, options)
+
+    def cloud_filter(self) -> CloudFilter:
+        """Return the filter of the cloud (``core.cloud_filter``)."""
+        return CloudFilter(flying_pixel_threshold=self.cloud_flying_pixel_threshold,
+                           max_range_m=self.cloud_max_range_m or math.inf,
+                           stride=self.cloud_stride)
 
     @property
     def uses_demo_model(self) -> bool:

@@ -33,14 +33,15 @@ from msdepth_ros.msgs.compressed import compressed_header, MAX_COMPRESSED_PIXELS
 from msdepth_ros.msgs.images import ConversionError, KIND_COMPRESSED, MAX_IMAGE_SIDE_PX
 from msdepth_ros.msgs.writers import array_sequence, MessageTypes, set_fields
 import numpy as np
-from sensor_msgs.msg import (CameraInfo, CompressedImage, Image, PointCloud2, PointField,
-                             RegionOfInterest)
+from sensor_msgs.msg import (CameraInfo, CompressedImage, Image, LaserScan, PointCloud2,
+                             PointField, RegionOfInterest)
 from std_msgs.msg import Header
 
 #: rclpy's message classes, for the writers of ``msdepth_ros.msgs.writers``.
 RCLPY_TYPES = MessageTypes(Header=Header, Time=Time, Image=Image, CameraInfo=CameraInfo,
                            RegionOfInterest=RegionOfInterest, PointCloud2=PointCloud2,
-                           PointField=PointField, new=set_fields, sequence=array_sequence)
+                           PointField=PointField, LaserScan=LaserScan, new=set_fields,
+                           sequence=array_sequence)
 
 
 def compressed_to_rgb(msg: CompressedImage, max_side_px: int = MAX_IMAGE_SIDE_PX,

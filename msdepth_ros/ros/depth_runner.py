@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 from diagnostic_msgs.msg import DiagnosticStatus
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.msgs import topics
+from msdepth_ros.msgs.cdr import read_compressed_image, read_image
 from msdepth_ros.msgs.images import camera_info_to_intrinsics, ConversionError, image_to_rgb
 from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
 from msdepth_ros.ros.config import NodeConfig
@@ -45,7 +46,7 @@ from msdepth_ros.ros.qos import MatchedSubscription, output_qos
 import numpy as np
 from rclpy.node import Node
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, PointCloud2
 
 #: rclpy hands a ``MessageInfo`` (receive time, sequence numbers) to callbacks that take two
 #: arguments from Iron on (``Subscription.CallbackType``); Humble's rclpy calls every callback
@@ -123,11 +124,11 @@ class DepthRunner:
         if config.input_compressed:
             self._image_sub = MatchedSubscription(
                 node, CompressedImage, compressed_topic, with_message_info(self._on_compressed),
-                config.input_qos_depth, config.input_reliability, log_info)
+                config.input_qos_depth, config.input_reliability, log_info, raw=True)
         else:
             self._image_sub = MatchedSubscription(
                 node, Image, image_topic, with_message_info(self._on_image),
-                config.input_qos_depth, config.input_reliability, log_info)
+                config.input_qos_depth, config.input_reliability, log_info, raw=True)
         self._info_sub: MatchedSubscription | None = None
         if config.use_camera_info:
             self._info_sub = MatchedSubscription(
@@ -138,9 +139,10 @@ class DepthRunner:
         self._pub_depth = node.create_publisher(Image, topics.DEPTH, qos)
         self._pub_info = node.create_publisher(CameraInfo, topics.DEPTH_INFO, qos)
         self._pub_points = node.create_publisher(PointCloud2, topics.POINTS, qos)
+        self._pub_scan = node.create_publisher(LaserScan, topics.SCAN, qos)
         self._pub_colorized = node.create_publisher(Image, topics.COLORIZED, qos)
         self._endpoints: list[Any] = [self._pub_depth, self._pub_info, self._pub_points,
-                                      self._pub_colorized]
+                                      self._pub_scan, self._pub_colorized]
         self._graph_timer = node.create_timer(GRAPH_CHECK_PERIOD_S, self._match_publishers)
         self._match_publishers()
         self._worker = threading.Thread(target=self._work, name='depth_worker', daemon=True)
@@ -170,29 +172,33 @@ class DepthRunner:
 
     # -- input (executor thread) ------------------------------------------------------------
 
-    def _on_image(self, msg: Image, info: dict[str, Any]) -> None:
-        self._take_frame(msg, info, image_to_rgb)
+    def _on_image(self, data: bytes, info: dict[str, Any]) -> None:
+        self._take_frame(data, info, read_image, image_to_rgb)
 
-    def _on_compressed(self, msg: CompressedImage, info: dict[str, Any]) -> None:
-        self._take_frame(msg, info, compressed_to_rgb)
+    def _on_compressed(self, data: bytes, info: dict[str, Any]) -> None:
+        self._take_frame(data, info, read_compressed_image, compressed_to_rgb)
 
-    def _take_frame(self, msg: Any, info: dict[str, Any],
+    def _take_frame(self, data: bytes, info: dict[str, Any], read: Callable[[bytes], Any],
                     to_rgb: Callable[[Any], np.ndarray]) -> None:
+        # The subscription is raw: ``data`` is the serialized message, read in place (msgs.cdr).
         received_ns = info.get('received_timestamp') or time.time_ns()
+        stamp = 'an image'
         try:
             lost = self._gaps.update(info.get('publication_sequence_number'),
                                      self._image_sub.publisher_count() == 1)
             if lost:
                 self.stats.add(LOST_TRANSPORT, lost)
             self.stats.add(RECEIVED)
+            msg = read(data)
+            stamp = f'image stamped {stamp_seconds(msg.header):.6f}'
             image_rgb = to_rgb(msg)
             frame, lost_waiting = self._pairing.image(image_rgb, msg.header, received_ns,
                                                       self._fallback())
         except (ConversionError, Rejected) as exc:
-            self._reject(exc.kind, f'skipped image stamped {stamp_seconds(msg.header):.6f}: {exc}')
+            self._reject(exc.kind, f'skipped {stamp}: {exc}')
             return
         except Exception as exc:  # noqa: B902 - a message must never stop the node
-            self._reject('internal', f'skipped an image: unexpected {type(exc).__name__}: {exc}')
+            self._reject('internal', f'skipped {stamp}: unexpected {type(exc).__name__}: {exc}')
             return
         if frame is None:
             # Counted as skipped only if its camera info never comes.
@@ -276,6 +282,7 @@ class DepthRunner:
         for publisher, message in ((self._pub_depth, out.depth_image),
                                    (self._pub_info, out.camera_info),
                                    (self._pub_points, out.points),
+                                   (self._pub_scan, out.scan),
                                    (self._pub_colorized, out.colorized)):
             if message is not None:
                 publisher.publish(message)
@@ -291,6 +298,9 @@ class DepthRunner:
         return OutputRequest(
             depth=wanted(self._pub_depth), camera_info=wanted(self._pub_info),
             points=config.publish_points and wanted(self._pub_points),
+            cloud_filter=config.cloud_filter(),
+            scan=config.publish_scan and wanted(self._pub_scan),
+            scan_height=config.scan_height, scan_frame_id=config.scan_frame_id,
             points_rgb=config.points_rgb,
             # The preview is for people looking at it: never built without a subscriber.
             colorized=(config.publish_colorized

@@ -35,8 +35,10 @@ from dataclasses import dataclass
 import math
 from typing import Any, Mapping
 
+from msdepth_ros.core.cloud_filter import CloudFilter, DEFAULT_FLYING_PIXEL_THRESHOLD
 from msdepth_ros.core.metrics import (Crop, CROPS, KITTI_MAX_DEPTH_M, KITTI_MIN_DEPTH_M,
                                       METRIC_NAMES)
+from msdepth_ros.core.occupancy import DEFAULT_CELL_M, OCCUPANCY_NAMES, OccupancySpec
 from msdepth_ros.core.transforms import quaternion_to_matrix, rigid_transform
 from msdepth_ros.msgs import topics
 from msdepth_ros.ros.config import RELIABILITY_CHOICES
@@ -56,10 +58,15 @@ INPUT_TOPICS = (topics.DEPTH, topics.DEPTH_INFO, topics.CAMERA_INFO, topics.LIDA
 #: ``METRICS_LAYOUT``) and /diagnostics.
 OUTPUT_TOPICS = (topics.METRICS, topics.DIAGNOSTICS)
 
+#: The occupancy elements of each ``depth_eval/metrics`` message: precision, recall and IoU of
+#: the occupied cells (``core.occupancy``; NaN where undefined or not scored), then the cells
+#: marked by both clouds, by the prediction only and by the LIDAR only (0 when not scored).
+OCCUPANCY_LAYOUT = (*(f'occupancy_{name}' for name in OCCUPANCY_NAMES),
+                    'cells_tp', 'cells_fp', 'cells_fn')
 #: The elements of each ``depth_eval/metrics`` message, in order: the metrics of
-#: ``core.metrics.METRIC_NAMES``, then the pixels compared. The message's one layout dimension
-#: carries these names, comma-separated, as its label.
-METRICS_LAYOUT = (*METRIC_NAMES, 'points')
+#: ``core.metrics.METRIC_NAMES``, the pixels compared, then ``OCCUPANCY_LAYOUT``. The message's
+#: one layout dimension carries these names, comma-separated, as its label.
+METRICS_LAYOUT = (*METRIC_NAMES, 'points', *OCCUPANCY_LAYOUT)
 
 #: Where the transform camera optical frame <- LIDAR frame comes from.
 TRANSFORM_SOURCES = ('tf', 'parameters')
@@ -120,6 +127,27 @@ class EvalConfig(ParameterSet):
     eval_warn_no_transform: bool = param(True, 'Log a warning (throttled by log_throttle_s) '
                                          'while no transform camera <- LIDAR is available.',
                                          read_only=False)
+    occupancy: bool = param(True, 'Score occupancy too: the cells of a 2D grid in base_frame '
+                            'that the predicted cloud and the LIDAR mark, as a Nav2 obstacle '
+                            'layer would. Needs the transform base_frame <- the depth image '
+                            'frame on /tf_static or /tf.')
+    base_frame: str = param('base_link', "The robot's base frame: the grid's frame, in which the "
+                            'obstacle heights are measured.')
+    occupancy_cell_m: float = param(DEFAULT_CELL_M, 'Cell size of the occupancy grid (m).',
+                                    min_value=0.01, max_value=10.0)
+    occupancy_min_height_m: float = param(0.1, 'Points below this height in base_frame mark no '
+                                          "cell (the obstacle layer's min_obstacle_height, m).",
+                                          min_value=-100.0, max_value=100.0)
+    occupancy_max_height_m: float = param(2.0, 'Points above this height in base_frame mark no '
+                                          "cell (the obstacle layer's max_obstacle_height, m).",
+                                          min_value=-100.0, max_value=100.0)
+    occupancy_max_range_m: float = param(10.0, 'Points farther than this from the camera mark no '
+                                         "cell (the obstacle layer's obstacle_max_range, m).",
+                                         min_value=0.1, max_value=1000.0)
+    occupancy_flying_pixel_threshold: float = param(
+        DEFAULT_FLYING_PIXEL_THRESHOLD, "The predicted cloud's flying-pixel filter "
+        "(core.cloud_filter; 0: off): set it as the depth node's cloud_flying_pixel_threshold to "
+        'score the cloud a costmap gets.', min_value=0.0, max_value=10.0)
     input_reliability: str = param('auto', 'Reliability of the depth image and camera info '
                                    'subscriptions. auto: subscribe once a publisher is found, '
                                    'reliable when every publisher is reliable, best effort '
@@ -147,6 +175,20 @@ class EvalConfig(ParameterSet):
         """Return the evaluation crop, in camera pixels; None for ``none``."""
         return CROPS.get(self.eval_crop)
 
+    def occupancy_spec(self) -> OccupancySpec | None:
+        """Return how the clouds mark cells (``core.occupancy``); None without ``occupancy``."""
+        if not self.occupancy:
+            return None
+        return OccupancySpec(cell_m=self.occupancy_cell_m,
+                             min_height_m=self.occupancy_min_height_m,
+                             max_height_m=self.occupancy_max_height_m,
+                             max_range_m=self.occupancy_max_range_m)
+
+    def cloud_filter(self) -> CloudFilter:
+        """Return the filter of the predicted cloud whose occupancy is scored."""
+        return CloudFilter(flying_pixel_threshold=self.occupancy_flying_pixel_threshold,
+                           max_range_m=self.occupancy_max_range_m)
+
     def fixed_T_cam_lidar(self) -> np.ndarray | None:
         """Return ``T_cam_lidar`` (4x4) of the ``eval_lidar_*`` parameters; None from ``tf``."""
         if self.eval_transform_source != 'parameters':
@@ -160,6 +202,13 @@ class EvalConfig(ParameterSet):
         if not self.eval_min_depth_m < self.eval_max_depth_m:
             raise ConfigError(f'parameters eval_min_depth_m and eval_max_depth_m: need min < '
                               f'max, got {self.eval_min_depth_m} and {self.eval_max_depth_m}')
+        if not self.occupancy_min_height_m < self.occupancy_max_height_m:
+            raise ConfigError(f'parameters occupancy_min_height_m and occupancy_max_height_m: '
+                              f'need min < max, got {self.occupancy_min_height_m} and '
+                              f'{self.occupancy_max_height_m}')
+        if self.occupancy and not self.base_frame.strip('/'):
+            raise ConfigError("parameter 'base_frame': empty; name the robot's base frame or "
+                              'set occupancy to false')
         quaternion = [getattr(self, f'eval_lidar_{name}') for name in _ROTATION]
         norm = math.sqrt(sum(q * q for q in quaternion))
         if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:

@@ -27,6 +27,12 @@ here imports rclpy: messages are read by their fields.
 
 The transform tree keeps the latest transform of each frame (``/tf`` ones too, without
 interpolation in time): meant for a LIDAR and a camera on one rigid body.
+
+Occupancy (``occupancy``): each scored frame's predicted cloud (the depth image through the
+config's ``cloud_filter``) and the scan (through TF camera <- LIDAR) are binned into the cells of
+``base_frame`` (``core.occupancy``), with the transform ``base_frame`` <- camera from TF; the
+cell counts are summed over the run. A frame without that transform is scored without occupancy
+and counted.
 """
 
 from __future__ import annotations
@@ -38,9 +44,11 @@ import threading
 from typing import Any, Callable, Generic, TypeVar
 
 from msdepth_ros.core.intrinsics import Intrinsics
+from msdepth_ros.core.occupancy import (depth_occupancy, OccupancyScore, occupied_cells,
+                                        score_cells)
 from msdepth_ros.core.online_eval import (frame_metrics, FrameScore, MetricsSummary,
                                           RunningMetrics, Scan, scan_depth_image, ScanBuffer)
-from msdepth_ros.core.transforms import TransformError, TransformTree
+from msdepth_ros.core.transforms import apply, TransformError, TransformTree
 from msdepth_ros.msgs.images import ConversionError, image_to_numpy, KIND_ENCODING
 from msdepth_ros.msgs.readers import add_tf_message, MessageError, pointcloud2_xyz
 from msdepth_ros.ros.conversions import stamp_seconds
@@ -53,6 +61,7 @@ import numpy as np
 #: Log kinds of the evaluation's warnings (throttled like bad input).
 LOG_NO_TRANSFORM = 'no_transform'
 LOG_FAILURE = 'evaluation_failure'
+LOG_NO_BASE_TRANSFORM = 'no_base_transform'
 #: Depth encodings the evaluation reads (REP 118): metres, and millimetres with 0 invalid.
 DEPTH_ENCODINGS = ('32FC1', '16UC1')
 
@@ -122,6 +131,25 @@ class DepthPairing(Generic[A, B]):
 
 
 @dataclass(frozen=True)
+class OccupancySummary:
+    """
+    Where the occupancy scores stand.
+
+    ``run``: the cell counts summed over the frames scored with occupancy (``frames``);
+    ``last``: the last such frame's (None before the first); ``frames_no_base``: scored frames
+    without the transform base frame <- camera; ``ceiling``: the counts of the scan itself
+    sampled at the depth image's pixels, summed like ``run`` (what a perfect depth image of
+    that size would score: DESIGN.md section 5).
+    """
+
+    run: OccupancyScore
+    last: OccupancyScore | None
+    frames: int
+    frames_no_base: int
+    ceiling: OccupancyScore = OccupancyScore()
+
+
+@dataclass(frozen=True)
 class EvalJob:
     """
     One depth image to score.
@@ -156,14 +184,17 @@ class LidarEvaluator:
         ``log(kind, message)`` logs a warning, throttled per kind.
     on_score:
         Called on the evaluation's thread with each frame compared against a scan (with pixels
-        to compare or without), its score and ``image stamp - scan stamp`` in seconds.
+        to compare or without), its score, ``image stamp - scan stamp`` in seconds and its
+        occupancy score (``core.occupancy.OccupancyScore``; None when occupancy is off or the
+        transform base frame <- camera is missing).
 
     """
 
     def __init__(self, config: EvalConfig, current_config: Callable[[], EvalConfig],
                  stats: FrameStats,
                  reject: Callable[[str, str], None], log: Callable[[str, str], Any],
-                 on_score: Callable[[EvalJob, FrameScore, float], None] | None = None) -> None:
+                 on_score: Callable[[EvalJob, FrameScore, float, OccupancyScore | None], None]
+                 | None = None) -> None:
         self._current_config = current_config
         self._stats = stats
         self._reject = reject
@@ -173,6 +204,10 @@ class LidarEvaluator:
         self._depth_range_m = (config.eval_min_depth_m, config.eval_max_depth_m)
         self._crop = config.crop
         self._fixed_T_cam_lidar = config.fixed_T_cam_lidar()
+        self._occupancy_spec = config.occupancy_spec()
+        self._cloud_filter = config.cloud_filter()
+        self._base_frame = config.base_frame.strip('/')
+        self._occupancy = OccupancySummary(OccupancyScore(), None, 0, 0)
         self._tree = TransformTree()
         self._tree_lock = threading.Lock()
         self._scans = ScanBuffer(config.eval_scan_buffer)
@@ -218,6 +253,11 @@ class LidarEvaluator:
         """Return the metrics so far and the last scored frame's image-minus-scan time (ms)."""
         with self._summary_lock:
             return self._summary, self._last_offset_ms
+
+    def occupancy(self) -> OccupancySummary:
+        """Return the occupancy scores so far."""
+        with self._summary_lock:
+            return self._occupancy
 
     def close(self) -> None:
         """Stop the thread (after the frame in flight)."""
@@ -279,14 +319,54 @@ class LidarEvaluator:
             return
         gt_m = scan_depth_image(scan.points_m, T_cam_lidar, job.grid, job.camera, self._crop)
         score = frame_metrics(job.depth_m, gt_m, *self._depth_range_m)
+        occupancy = ceiling = None
+        if self._occupancy_spec is not None:
+            occupancy, ceiling = self._score_occupancy(job, scan.points_m, T_cam_lidar)
         self._running.add(score)
         summary = self._running.summary()
         with self._summary_lock:
             self._summary = summary
             if score.scored:
                 self._last_offset_ms = 1e3 * offset_s
+            before = self._occupancy
+            if occupancy is None:
+                self._occupancy = OccupancySummary(
+                    before.run, before.last, before.frames,
+                    before.frames_no_base + int(self._occupancy_spec is not None),
+                    before.ceiling)
+            else:
+                self._occupancy = OccupancySummary(before.run + occupancy, occupancy,
+                                                   before.frames + 1, before.frames_no_base,
+                                                   before.ceiling + ceiling)
         if self._on_score is not None:
-            self._on_score(job, score, offset_s)
+            self._on_score(job, score, offset_s, occupancy)
+
+    def _score_occupancy(self, job: EvalJob, points_lidar: np.ndarray, T_cam_lidar: np.ndarray
+                         ) -> tuple[OccupancyScore | None, OccupancyScore | None]:
+        """
+        Score the cells both clouds mark in the base frame, and the resolution ceiling.
+
+        ``(None, None)`` without the transform base frame <- camera.
+        """
+        camera_frame = job.frame_id.lstrip('/')
+        try:
+            with self._tree_lock:
+                T_base_cam = self._tree.lookup(self._base_frame, camera_frame)
+        except TransformError as exc:
+            if self._current_config().eval_warn_no_transform:
+                self._log(LOG_NO_BASE_TRANSFORM, f'occupancy: no transform from the camera frame '
+                                                 f'{camera_frame!r} to the base frame '
+                                                 f'{self._base_frame!r} on /tf_static or /tf '
+                                                 f'({exc}); frames are scored without occupancy '
+                                                 'until one arrives')
+            return None, None
+        spec = self._occupancy_spec
+        predicted = depth_occupancy(job.depth_m, job.grid, T_base_cam, spec, self._cloud_filter)
+        truth = occupied_cells(apply(T_base_cam @ T_cam_lidar, points_lidar), T_base_cam,
+                               job.grid, spec)
+        sampled = depth_occupancy(scan_depth_image(points_lidar, T_cam_lidar, job.grid),
+                                  job.grid, T_base_cam, spec)
+        return score_cells(predicted, truth), score_cells(sampled, truth)
 
     def _transform(self, camera_frame: str, lidar_frame: str) -> np.ndarray | None:
         """``T_cam_lidar``, or None (warned, throttled) while TF has no such transform."""

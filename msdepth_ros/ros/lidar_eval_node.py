@@ -32,10 +32,13 @@ Run: ``ros2 run msdepth_ros lidar_eval_node --ros-args -r __ns:=/kitti/camera_co
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
+from msdepth_ros.core.occupancy import OCCUPANCY_NAMES, OccupancyScore
 from msdepth_ros.msgs import topics
 from msdepth_ros.msgs.images import camera_info_to_intrinsics, ConversionError
 from msdepth_ros.ros.config import ConfigError
@@ -43,7 +46,8 @@ from msdepth_ros.ros.conversions import stamp_seconds
 from msdepth_ros.ros.diagnostics import (EVAL_DEPTH, EVAL_NO_CAMERA, EVAL_NO_DEPTH_INFO,
                                          evaluation_status, FrameStats, KIND_CAMERA_INFO_SIZE,
                                          ThrottledLog)
-from msdepth_ros.ros.eval_config import EvalConfig, METRICS_LAYOUT, NODE_NAME, PARAMETERS
+from msdepth_ros.ros.eval_config import (EvalConfig, METRICS_LAYOUT, NODE_NAME,
+                                         OCCUPANCY_LAYOUT, PARAMETERS)
 from msdepth_ros.ros.evaluation import depth_metres, DepthPairing, EvalJob, LidarEvaluator
 from msdepth_ros.ros.frames import stamp_key
 from msdepth_ros.ros.node_runtime import log_changes, publish_status, run_node
@@ -66,6 +70,14 @@ METRICS_QOS_DEPTH = 10
 __all__ = ['LidarEvalNode', 'load_config', 'main', 'metrics_message']
 
 
+def _has_tf2_msgs() -> bool:
+    try:
+        import tf2_msgs.msg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def load_config(values: dict[str, Any]) -> EvalConfig:
     """Validate the parameters; raise ``StartupError`` naming the one at fault."""
     try:
@@ -73,27 +85,31 @@ def load_config(values: dict[str, Any]) -> EvalConfig:
     except ConfigError as exc:
         raise StartupError(str(exc), EXIT_BAD_PARAMETER) from None
     if config.eval_transform_source == 'tf':
-        try:
-            import tf2_msgs.msg  # noqa: F401
-        except ImportError:
+        if not _has_tf2_msgs():
             raise StartupError(
                 "parameter 'eval_transform_source': tf (the transform camera <- LIDAR from "
                 '/tf_static and /tf) needs the tf2_msgs message package; install it or set '
-                'eval_transform_source to parameters', EXIT_BAD_PARAMETER) from None
+                'eval_transform_source to parameters', EXIT_BAD_PARAMETER)
     return config
 
 
-def metrics_message(metrics: dict[str, float], pixels: int) -> Float64MultiArray:
+def metrics_message(metrics: dict[str, float], pixels: int,
+                    occupancy: OccupancyScore | None = None) -> Float64MultiArray:
     """
     Return one frame's ``depth_eval/metrics`` message.
 
     ``data`` holds ``METRICS_LAYOUT``'s values in its order (the metrics, NaN without pixels,
-    then the pixels compared); its one dimension is labelled with the names, comma-separated.
+    the pixels compared, then the occupancy scores: NaN ratios and 0 cells without them); its
+    one dimension is labelled with the names, comma-separated.
     """
     msg = Float64MultiArray()
     msg.layout.dim = [MultiArrayDimension(label=','.join(METRICS_LAYOUT),
                                           size=len(METRICS_LAYOUT), stride=len(METRICS_LAYOUT))]
-    msg.data = [float(metrics[name]) for name in METRICS_LAYOUT[:-1]] + [float(pixels)]
+    cells = OccupancyScore() if occupancy is None else occupancy
+    ratios = [math.nan] * len(OCCUPANCY_NAMES) if occupancy is None else \
+        [float(occupancy.values()[name]) for name in OCCUPANCY_NAMES]
+    msg.data = ([float(metrics[name]) for name in METRICS_LAYOUT[:-len(OCCUPANCY_LAYOUT) - 1]]
+                + [float(pixels)] + ratios + [float(cells.tp), float(cells.fp), float(cells.fn)])
     return msg
 
 
@@ -124,6 +140,11 @@ class LidarEvalNode(Node):
         except BaseException:
             self.destroy_node()
             raise
+        if self.config.occupancy and not _has_tf2_msgs():
+            self.get_logger().warning('occupancy is not scored: the transform base frame <- '
+                                      'camera comes from /tf_static and /tf, which need the '
+                                      'tf2_msgs message package')
+            self.config = dataclasses.replace(self.config, occupancy=False)
         config = self.config
         self.stats = FrameStats()
         self._log_bad = ThrottledLog(self.get_logger().warning, config.log_throttle_s)
@@ -149,8 +170,8 @@ class LidarEvalNode(Node):
         self._lidar_topic = self.create_subscription(
             PointCloud2, topics.LIDAR, self._evaluator.add_cloud,
             lidar_qos(config.eval_scan_buffer)).topic_name
-        if config.eval_transform_source == 'tf':
-            from tf2_msgs.msg import TFMessage  # checked by load_config
+        if config.eval_transform_source == 'tf' or config.occupancy:
+            from tf2_msgs.msg import TFMessage  # checked above
             for topic, static in ((topics.TF_STATIC, True), (topics.TF, False)):
                 self.create_subscription(TFMessage, topic, self._evaluator.add_tf,
                                          tf_qos(static))
@@ -239,10 +260,11 @@ class LidarEvalNode(Node):
 
     # -- output ----------------------------------------------------------------------------
 
-    def _publish_score(self, job: EvalJob, score: Any, offset_s: float) -> None:
+    def _publish_score(self, job: EvalJob, score: Any, offset_s: float,
+                       occupancy: OccupancyScore | None) -> None:
         """Publish a compared frame's metrics (on the evaluation's thread)."""
         if not self._destroyed:
-            self._pub_metrics.publish(metrics_message(score.metrics, score.pixels))
+            self._pub_metrics.publish(metrics_message(score.metrics, score.pixels, occupancy))
 
     def _transform_source(self) -> str:
         return ('parameters' if self.config.eval_transform_source == 'parameters'
@@ -263,11 +285,33 @@ class LidarEvalNode(Node):
             camera = self._camera
             static.append(('crop camera', 'none yet' if camera is None
                            else f'{camera.width}x{camera.height}'))
+        static += self._occupancy_status()
         warnings = ([] if self._depth_sub.subscription is not None
                     else [f'no publisher on {self._depth_sub.topic_name} yet'])
         return evaluation_status(self.stats.report(), summary,
                                  f'{self.get_fully_qualified_name()}: evaluation', static,
                                  offset_ms, warnings)
+
+    def _occupancy_status(self) -> list[tuple[str, str]]:
+        config = self.config
+        if not config.occupancy:
+            return [('occupancy', 'off')]
+        occupancy = self._evaluator.occupancy()
+        run, last = occupancy.run, occupancy.last
+        values = [('occupancy', f'cells of {config.occupancy_cell_m:g} m in {config.base_frame}, '
+                                f'heights {config.occupancy_min_height_m:g} to '
+                                f'{config.occupancy_max_height_m:g} m, within '
+                                f'{config.occupancy_max_range_m:g} m'),
+                  ('occupancy frames scored', str(occupancy.frames)),
+                  ('occupancy frames without base transform', str(occupancy.frames_no_base))]
+        values += [(f'occupancy {name} (run)', f'{value:.6g}')
+                   for name, value in run.values().items()]
+        values += [(f'occupancy {name} (last frame)', 'nan' if last is None else f'{value:.6g}')
+                   for name, value in (last or run).values().items()]
+        values.append(('occupancy cells tp/fp/fn (run)', f'{run.tp}/{run.fp}/{run.fn}'))
+        values += [(f'occupancy {name} (ceiling: the LIDAR at the depth pixels, run)',
+                    f'{value:.6g}') for name, value in occupancy.ceiling.values().items()]
+        return values
 
     def _publish_diagnostics(self) -> None:
         publish_status(self, self._pub_diagnostics, self._status)
@@ -279,6 +323,8 @@ class LidarEvalNode(Node):
             config = EvalConfig.from_parameters(merged)
         except ConfigError as exc:
             return SetParametersResult(successful=False, reason=str(exc))
+        if not self.config.occupancy:  # read-only, but off when tf2_msgs is missing
+            config = dataclasses.replace(config, occupancy=False)
         self._values, self.config = merged, config
         self._log_bad.period_s = config.log_throttle_s
         log_changes(self, params, merged)

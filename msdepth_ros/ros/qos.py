@@ -108,12 +108,14 @@ class MatchedSubscription:
         the other policy (``update`` is called from a timer of the node).
     on_change:
         Called with a log line each time the subscription is (re)created under ``auto``.
+    raw:
+        Hand the callback the serialized bytes instead of a message (``msgs.cdr`` reads them).
 
     """
 
     def __init__(self, node: Node, msg_type: type, topic: str, callback: Callable[..., None],
                  depth: int, reliability: str,
-                 on_change: Callable[[str], None] | None = None) -> None:
+                 on_change: Callable[[str], None] | None = None, raw: bool = False) -> None:
         if reliability not in RELIABILITY_CHOICES:
             raise ValueError(f'reliability must be one of {RELIABILITY_CHOICES}, got '
                              f'{reliability!r}')
@@ -121,6 +123,7 @@ class MatchedSubscription:
         self._msg_type = msg_type
         self._callback = callback
         self._depth = depth
+        self._raw = raw
         self._auto = reliability == 'auto'
         self._on_change = on_change
         self.topic_name = node.resolve_topic_name(topic)
@@ -167,5 +170,6 @@ class MatchedSubscription:
     def _subscribe(self, policy: ReliabilityPolicy) -> None:
         self.close()
         self.subscription = self._node.create_subscription(
-            self._msg_type, self.topic_name, self._callback, input_qos(policy, self._depth))
+            self._msg_type, self.topic_name, self._callback, input_qos(policy, self._depth),
+            raw=self._raw)
         self.policy = policy

@@ -22,6 +22,12 @@ camera info of ``--camera-info-topic``; a copy of the input bag gets the node's 
 Velodyne scans and ``/tf_static``, every frame is evaluated against its nearest scan: the
 paper's table is printed; ``metrics.json``, ``frames.csv`` (one row per frame) and
 ``metrics.png`` (the metrics over time) go to ``--output-dir``.
+
+The written ``points`` go through the depth node's cloud filter (``--cloud-*``). When
+``/tf_static`` also links ``--base-frame`` to the camera, each evaluated frame's cloud and scan
+are binned into 2D cells as Nav2's obstacle layer marks them (``bags.occupancy``), and
+occupancy precision, recall and IoU (cells summed over the run) join the table, the CSV, the
+JSON and the plot.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 import sys
 from typing import Any, Sequence
 
+from msdepth_ros.bags import occupancy
 from msdepth_ros.bags.files import BagError, run_reporting_errors, STORAGES
 from msdepth_ros.bags.infer import (BagInference, camera_namespace, infer_bag, InferError,
                                     InferOptions)
@@ -45,8 +52,9 @@ import numpy as np
 
 PROG = 'msdepth-bag-infer'
 DEFAULT_IMAGE_TOPIC = f'{topics.KITTI_LEFT_COLOUR}/{topics.KITTI_IMAGE}'
-#: The metrics drawn over time in ``metrics.png``.
+#: The metrics drawn over time in ``metrics.png`` (and the occupancy scores, in one panel).
 PLOTTED_METRICS = ('delta1', 'abs_rel', 'rmse', 'si_log')
+PLOTTED_OCCUPANCY = ('occupancy_precision', 'occupancy_recall', 'occupancy_iou')
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -92,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument('--output-dir', type=Path, default=None,
                             help='metrics.json, frames.csv, metrics.png (default: '
                             'OUT_BAG_eval beside OUT_BAG)')
+    cloud = parser.add_argument_group("cloud (as the depth node's parameters)")
+    occupancy.add_arguments(cloud, evaluation)
     output = parser.add_argument_group('output')
     output.add_argument('--storage', choices=STORAGES, default='mcap', help='storage format')
     output.add_argument('--overwrite', action='store_true', help='replace an existing OUT_BAG')
@@ -111,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be within 0 and 1000, got {value:g}")
     if args.max_scan_offset_ms <= 0:
         parser.error('--max-scan-offset-ms must be positive')
+    try:
+        args.cloud_filter = occupancy.cloud_filter_from(args)
+        args.occupancy = occupancy.settings_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     if not args.image_topic.startswith('/'):
         args.image_topic = '/' + args.image_topic
     if args.camera_info_topic is None:
@@ -123,8 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         velodyne_topic=args.velodyne_topic, backend=args.backend, preset=args.preset,
         upsample=args.upsample, metric_scaling=not args.no_metric_scaling,
         min_depth_m=args.min_depth_m, max_depth_m=args.max_depth_m, evaluate=not args.no_eval,
-        max_scan_offset_ms=args.max_scan_offset_ms, storage=args.storage,
-        overwrite=args.overwrite)
+        max_scan_offset_ms=args.max_scan_offset_ms, cloud_filter=args.cloud_filter,
+        occupancy=args.occupancy, storage=args.storage, overwrite=args.overwrite)
     from msdepth_ros.inference import BackendError
     return run_reporting_errors(
         PROG, lambda: _report(args, infer_bag(options, _progress(args.quiet))),
@@ -160,15 +175,25 @@ def _report(args: argparse.Namespace, run: BagInference) -> int:
     if run.unevaluated:
         print(f'({run.unevaluated} of {len(run.index.images)} frames not evaluated: no scan '
               f'within {args.max_scan_offset_ms:g} ms, no transform or no usable camera info)')
-    paths = write_outputs(args.output_dir, report, paper, extra={
-        'bag': str(args.in_bag), 'image_topic': args.image_topic,
-        'velodyne_topic': args.velodyne_topic, 'model': str(args.model)})
+    extra = {'bag': str(args.in_bag), 'image_topic': args.image_topic,
+             'velodyne_topic': args.velodyne_topic, 'model': str(args.model)}
+    if args.occupancy is not None:
+        total, frames = occupancy.run_total(report.per_image)
+        ceiling, _ = occupancy.run_total(report.per_image, 'ceiling')
+        if frames:
+            print(occupancy.summary_table(total, ceiling, frames, args.occupancy))
+            extra['occupancy'] = occupancy.summary_dict(total, ceiling, frames, args.occupancy)
+        if run.no_base:
+            print(f'({len(run.no_base)} frames without occupancy: no transform '
+                  f'{args.occupancy.base_frame} <- camera on {topics.TF_STATIC}: '
+                  f'{run.no_base[0]}; --base-frame names it)')
+    paths = write_outputs(args.output_dir, report, paper, extra=extra)
     print('wrote ' + ', '.join(str(p) for p in paths))
     return 0
 
 
 FRAME_COLUMNS = ('frame', 'stamp_ns', 'time_s', 'scan_stamp_ns', 'scan_offset_ms', 'gt_pixels',
-                 'pixels', *METRIC_NAMES)
+                 'pixels', *METRIC_NAMES, *occupancy.OCCUPANCY_COLUMNS)
 
 
 def write_outputs(output_dir: Path, report: EvalReport, paper: str,
@@ -191,7 +216,7 @@ def write_outputs(output_dir: Path, report: EvalReport, paper: str,
             writer = csv.writer(f)
             writer.writerow(FRAME_COLUMNS)
             for row in rows:
-                writer.writerow([_cell(row[c]) for c in FRAME_COLUMNS])
+                writer.writerow([_cell(row.get(c, '')) for c in FRAME_COLUMNS])
     write_atomically(paths[1], write_csv)
     plot_over_time(paths[2], report)
     return paths
@@ -210,8 +235,22 @@ def plot_over_time(path: Path, report: EvalReport) -> Path:
     import matplotlib.pyplot as plt
 
     time_s = np.array([row['time_s'] for row in report.per_image])
-    fig, axes = plt.subplots(len(PLOTTED_METRICS), 1, figsize=(9, 1.8 * len(PLOTTED_METRICS)),
-                             sharex=True, layout='constrained')
+    scored = [row for row in report.per_image if row.get('cells_tp', '') != '']
+    panels = len(PLOTTED_METRICS) + bool(scored)
+    fig, axes = plt.subplots(panels, 1, figsize=(9, 1.8 * panels), sharex=True,
+                             layout='constrained')
+    if scored:
+        total, _ = occupancy.run_total(scored)
+        ax = axes[-1]
+        for name in PLOTTED_OCCUPANCY:
+            values = np.array([row.get(name, math.nan) for row in report.per_image], float)
+            run_value = total.values()[name.split('_', 1)[1]]
+            ax.plot(time_s, values, '.-', lw=1,
+                    label=f'{name.split("_", 1)[1]} (run {run_value:.3f})')
+        ax.set_ylabel('occupancy', fontsize=8)
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(loc='upper right', fontsize=8)
+        ax.grid(alpha=0.3)
     for ax, name in zip(axes, PLOTTED_METRICS):
         values = np.array([row[name] for row in report.per_image], dtype=float)
         ax.plot(time_s, values, '.-', lw=1)

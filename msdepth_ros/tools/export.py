@@ -22,7 +22,7 @@ from pathlib import Path
 import sys
 from typing import Sequence
 
-from msdepth_ros.inference.backend import BackendError
+from msdepth_ros.inference.interface import BackendError
 
 #: Exit codes: success, a parity check above its tolerance, a user error (bad file, option or
 #: missing backend).

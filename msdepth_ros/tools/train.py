@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from msdepth_ros.model.checkpoint import CheckpointError
-    from msdepth_ros.train.trainer import teardown_distributed, train
+    from msdepth_ros.train.distributed import teardown_distributed
+    from msdepth_ros.train.trainer import train
     try:
         result = train(config, resume=args.resume, progress=not args.no_progress,
                        stop_after_steps=args.stop_after_steps,

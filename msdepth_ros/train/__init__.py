@@ -19,4 +19,8 @@ Training on NYU Depth v2, KITTI or synthetic scenes: configs, the two-stage loop
 ``msdepth-train --config config/train_nyu.yaml`` (``tools/train.py``) maps a YAML file onto
 ``TrainConfig`` and calls ``train``; under ``torchrun`` every process runs the same call and
 the data is split across the ranks.
+
+``trainer`` runs the stages (``run_stage``, ``train_step``); ``examples`` feeds them,
+``stages`` holds each stage's network and parameter groups, ``validation`` and ``run_log``
+measure and record, ``resume`` continues an interrupted run, ``distributed`` joins ``torchrun``.
 """

@@ -26,6 +26,7 @@ a default.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+import math
 import os
 from pathlib import Path
 import types
@@ -40,6 +41,10 @@ STAGES = ('coarse', 'fine')
 
 #: Values of ``TrainConfig.amp``.
 AMP_MODES = ('auto', 'off', 'float16', 'bfloat16')
+#: Learning-rate schedules of a stage (``StageConfig.lr_schedule``).
+LR_SCHEDULES = ('constant', 'cosine')
+#: Weight types of the stage and final checkpoints (``TrainConfig.checkpoint_dtype``).
+CHECKPOINT_DTYPES = ('float32', 'float16')
 
 #: Parameter groups of each stage (learning-rate keys) -> the layers they hold.
 STAGE_GROUPS = {
@@ -70,11 +75,20 @@ class StageConfig:
 
     ``lr`` maps the stage's parameter groups (``STAGE_GROUPS``) to learning rates; missing
     groups take the paper's values. ``samples`` 0 skips the stage; None (left out) takes the
-    paper's length for the model's preset (``PAPER_SAMPLES``).
+    paper's length for the model's preset (``PAPER_SAMPLES``). ``lr_schedule`` (``LR_SCHEDULES``)
+    is ``constant`` (the paper) or ``cosine``: the rates fall from ``lr`` at the stage's first
+    step to 0 after its last, as ``(1 + cos(pi * step / steps)) / 2`` (not in the paper).
     """
 
     samples: int | None = None
     lr: Mapping[str, float] = field(default_factory=dict)
+    lr_schedule: str = 'constant'
+
+    def lr_factor(self, step: int, steps: int) -> float:
+        """Factor on ``lr`` at 0-based ``step`` of a stage of ``steps`` steps."""
+        if self.lr_schedule == 'constant' or steps <= 0:
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * min(max(step, 0), steps) / steps))
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,10 @@ class TrainConfig:
         Validate on at most this many samples (0: all).
     record_samples:
         Each rank writes the sample indices it trained on to ``samples_rank{R}.txt``.
+    checkpoint_dtype:
+        Weight type of ``coarse.pt``, ``fine.pt`` and ``model.pt`` (``CHECKPOINT_DTYPES``):
+        ``float16`` halves the file; ``load_checkpoint`` reads it back as float32. Training
+        and the resumable ``checkpoint_last.pt`` stay float32.
 
     """
 
@@ -202,6 +220,7 @@ class TrainConfig:
     checkpoint_every_samples: int = 0
     val_limit: int = 0
     record_samples: bool = False
+    checkpoint_dtype: str = 'float32'
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -220,10 +239,16 @@ class TrainConfig:
             cfg = self.stage(stage)
             if cfg.samples < 0:
                 raise ConfigError(f'{stage}.samples must be >= 0, got {cfg.samples}')
+            if cfg.lr_schedule not in LR_SCHEDULES:
+                raise ConfigError(f'{stage}.lr_schedule must be one of {LR_SCHEDULES}, got '
+                                  f'{cfg.lr_schedule!r}')
             unknown = set(cfg.lr) - set(STAGE_GROUPS[stage])
             if unknown:
                 raise ConfigError(f'{stage}.lr has unknown groups {sorted(unknown)}; the '
                                   f'groups are {sorted(STAGE_GROUPS[stage])}')
+        if self.checkpoint_dtype not in CHECKPOINT_DTYPES:
+            raise ConfigError(f'checkpoint_dtype must be one of {CHECKPOINT_DTYPES}, got '
+                              f'{self.checkpoint_dtype!r}')
         if self.workers < 0:
             raise ConfigError(f'workers must be >= 0, got {self.workers}')
 
@@ -237,7 +262,7 @@ class TrainConfig:
         if cfg.samples is not None:
             return cfg
         return StageConfig(samples=PAPER_SAMPLES[self.model.get_preset().name][name],
-                           lr=cfg.lr)
+                           lr=cfg.lr, lr_schedule=cfg.lr_schedule)
 
     def autocast_dtype(self, device_type: str, bfloat16_supported: bool = True) -> str | None:
         """

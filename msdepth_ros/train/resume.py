@@ -25,7 +25,7 @@ checkpoint's elapsed training time.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import logging
 import os
 from pathlib import Path
@@ -53,6 +53,44 @@ class ResumeState:
     scaler: Any
     state_dict: Any
     train_config: dict[str, Any] | None
+
+
+@dataclass
+class RunState:
+    """
+    Where a run stands: the stages it finished, and the stage under way.
+
+    ``stage``, ``step``, ``optimizer`` and ``scaler`` describe a stage interrupted part-way
+    (what a resumable checkpoint restores); they are cleared when the stage finishes.
+    """
+
+    stages_done: list[str] = field(default_factory=list)
+    stage: str | None = None
+    step: int = 0
+    optimizer: Any = None
+    scaler: Any = None
+
+    @classmethod
+    def resumed(cls, resume: ResumeState) -> RunState:
+        """Return the state that a resumable checkpoint recorded."""
+        return cls(stages_done=list(resume.stages_done), stage=resume.stage, step=resume.step,
+                   optimizer=resume.optimizer, scaler=resume.scaler)
+
+    def start_step(self, stage: str) -> int:
+        """Return the step at which ``stage`` starts (0 unless it was interrupted)."""
+        return self.step if self.stage == stage else 0
+
+    def restore(self, stage: str, optimizer: Any, scaler: Any) -> None:
+        """Load the optimizer's (and gradient scaler's) state where ``stage`` was interrupted."""
+        if self.stage == stage and self.optimizer is not None:
+            optimizer.load_state_dict(self.optimizer)
+            if self.scaler:
+                scaler.load_state_dict(self.scaler)
+
+    def finish(self, stage: str) -> None:
+        """Record ``stage`` as done; nothing is under way any more."""
+        self.stages_done = list(self.stages_done) + [stage]
+        self.stage, self.optimizer, self.scaler = None, None, None
 
 
 def resume_path(resume: str | os.PathLike | None, out_dir: Path,
