@@ -18,7 +18,8 @@ rosbag2 files through the ``rosbags`` package, without rclpy: the library of the
 ``files``: reading and atomically writing bags, the typestore's message classes for the shared
 writers, QoS metadata. ``infer``: the depth node's outputs (``pipeline.depth.DepthPipeline``)
 for every image of a bag, evaluated against its LIDAR scans; ``occupancy``: its occupancy
-scores (the cells a Nav2 obstacle layer would mark) and the options that set them. The command
+scores (the cells a Nav2 obstacle layer would mark) and the options that set them; ``kitti``:
+a KITTI raw drive converted into a bag. The command
 lines in ``msdepth_ros/tools/`` parse arguments, call these and turn their errors into exit
 codes.
 """
