@@ -19,7 +19,6 @@ rosbag2 files through the ``rosbags`` package, without rclpy: the library of the
 writers, QoS metadata. ``infer``: the depth node's outputs (``pipeline.depth.DepthPipeline``)
 for every image of a bag, evaluated against its LIDAR scans; ``occupancy``: its occupancy
 scores (the cells a Nav2 obstacle layer would mark) and the options that set them; ``kitti``:
-a KITTI raw drive converted into a bag. The command
-lines in ``msdepth_ros/tools/`` parse arguments, call these and turn their errors into exit
-codes.
+a KITTI raw drive converted into a bag. The command lines in ``msdepth_ros/tools/`` parse
+arguments, call these and turn their errors into exit codes.
 """
