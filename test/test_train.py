@@ -205,7 +205,7 @@ def test_cosine_schedule_and_float16_checkpoints_are_config_options(tmp_path):
         config_from_dict({'data': data, 'fine': {'samples': 1, 'lr_schedule': 'step'}})
     with pytest.raises(ConfigError, match="checkpoint_dtype must be one of .*'int8'"):
         config_from_dict({'data': data, 'checkpoint_dtype': 'int8'})
-    demo = load_config(CONFIG_DIR / 'train_demo.yaml')
+    demo = load_config(CONFIG_DIR / 'train_demo_fp16.yaml')
     assert demo.checkpoint_dtype == 'float16' and demo.stage('coarse').lr_schedule == 'cosine'
     assert config_from_dict(yaml.safe_load(dump_config(demo))) == demo
 
