@@ -138,8 +138,11 @@ def test_truncated_or_foreign_bytes_are_refused_with_where_they_end():
     for cut in (0, 3, 10, 20, len(wire) - 1):
         with pytest.raises(CdrError, match='truncated|shorter'):
             read_image(wire[:cut])
-    with pytest.raises(CdrError, match='encapsulation'):
-        read_image(b'\x12\x34\x00\x00' + wire[4:])
+    # Unknown, parameter-list (PL_CDR, PL_CDR2) and delimited (D_CDR2) encapsulations put other
+    # bytes between the fields: refused, not misread.
+    for kind in (b'\x12\x34', b'\x00\x03', b'\x00\x0b', b'\x00\x09'):
+        with pytest.raises(CdrError, match='encapsulation'):
+            read_image(kind + wire[2:])
     # A frame id whose length runs past its terminator.
     broken = bytearray(wire)
     broken[12:16] = (3).to_bytes(4, 'little')  # 'cam' is 4 bytes with its NUL

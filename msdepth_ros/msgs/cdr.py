@@ -24,8 +24,9 @@ read-only numpy view on those bytes. The objects they return have the message's 
 ``Image``/``CompressedImage`` by its fields reads them too.
 
 The layout is ROS 2's: a 4-byte encapsulation header (``00 01``: little-endian CDR, ``00 00``:
-big-endian; XCDR1 or XCDR2 plain), then the fields in order, each aligned to its own size
-counted from the end of the encapsulation header; a string is a uint32 length that counts its
+big-endian; XCDR1 or XCDR2 plain; parameter-list and delimited encodings are refused), then
+the fields in order, each aligned to its own size counted from the end of the encapsulation
+header; a string is a uint32 length that counts its
 terminating NUL, then its bytes; a sequence is a uint32 count, then its elements.
 """
 
@@ -39,10 +40,11 @@ import numpy as np
 
 #: ``ConversionError.kind`` of bytes that are not a serialized message of the expected type.
 KIND_SERIALIZED = 'serialized'
-#: Encapsulation identifiers (first two bytes) by byte order: CDR, PL_CDR, CDR2, PL_CDR2,
-#: D_CDR2 of OMG DDS-XTypes 7.6.3.1.2; ROS 2 messages use the plain (non-parameter-list) ones.
-_LITTLE = {b'\x00\x01', b'\x00\x07', b'\x00\x09', b'\x00\x0b'}
-_BIG = {b'\x00\x00', b'\x00\x06', b'\x00\x08', b'\x00\x0a'}
+#: Encapsulation identifiers (first two bytes) by byte order: plain CDR and plain CDR2 (OMG
+#: DDS-XTypes 7.6.3.1.2), the layouts of ROS 2's final structs. The parameter-list and delimited
+#: ones (PL_CDR, PL_CDR2, D_CDR2) put headers between the fields and are refused, not misread.
+_LITTLE = {b'\x00\x01', b'\x00\x07'}
+_BIG = {b'\x00\x00', b'\x00\x06'}
 
 
 class CdrError(ConversionError):
