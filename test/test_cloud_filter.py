@@ -16,7 +16,7 @@
 
 import math
 
-from msdepth_ros.core.camera import pixel_rays
+from msdepth_ros.core.camera import backproject, pixel_rays
 from msdepth_ros.core.cloud_filter import CloudFilter, flying_pixels
 from msdepth_ros.core.intrinsics import Intrinsics
 import numpy as np
@@ -144,3 +144,16 @@ def test_bad_shapes_are_refused():
         CloudFilter().apply(np.ones((2, 2, 2)))
     with pytest.raises(ValueError, match='ray_norm'):
         CloudFilter(max_range_m=3.0).apply(np.ones((2, 2)), ray_norm=np.ones((3, 2)))
+
+
+def test_points_of_the_identity_filter_are_backproject_s():
+    # The node's cloud and the occupancy evaluation both take their points from
+    # CloudFilter.points: with nothing to filter it must be core.camera.backproject exactly.
+    camera = Intrinsics(fx_px=50.0, fy_px=52.0, cx_px=7.5, cy_px=4.2, width=16, height=9)
+    depth = np.random.default_rng(0).uniform(0.5, 30.0, (9, 16)).astype(np.float32)
+    depth[1, 2], depth[3, 4], depth[5, 6] = np.nan, 0.0, -1.0
+    rays = pixel_rays(camera)
+    got = CloudFilter().points(depth, rays)
+    np.testing.assert_array_equal(got, backproject(depth, camera, rays=rays))
+    strided = CloudFilter(stride=3).points(depth, rays)
+    np.testing.assert_array_equal(strided, backproject(depth, camera, rays=rays)[::3, ::3])

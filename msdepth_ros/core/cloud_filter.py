@@ -121,6 +121,19 @@ class CloudFilter:
         kept[drop] = np.nan
         return kept
 
+    def points(self, depth_m: np.ndarray, rays: np.ndarray,
+               ray_norm: np.ndarray | None = None) -> np.ndarray:
+        """
+        Return the cloud of a depth image: its kept depths (``apply``) on their rays.
+
+        ``rays`` is ``core.camera.pixel_rays`` of the depth image (``H x W x 3``), ``ray_norm``
+        as for ``apply``. Returns ``ceil(H / stride) x ceil(W / stride) x 3`` float32 points in
+        the depth image's optical frame, NaN where a pixel is invalid or dropped; with the
+        identity filter exactly ``core.camera.backproject``'s.
+        """
+        step = int(self.stride)
+        return np.multiply(rays[::step, ::step], self.apply(depth_m, ray_norm)[..., None])
+
 
 def flying_pixels(depth_m: np.ndarray, threshold: float, neighbourhood: int = 8) -> np.ndarray:
     """

@@ -205,13 +205,9 @@ def depth_cloud_base(depth_m: np.ndarray, camera: Intrinsics, T_base_cam: np.nda
         raise ValueError(f'depth image is {depth.shape[::-1]} (w, h), the camera is '
                          f'{camera.size}')
     rays = pixel_rays(camera)
-    if cloud_filter is not None and not cloud_filter.identity:
-        depth = cloud_filter.apply(depth, np.linalg.norm(rays, axis=-1))
-        step = int(cloud_filter.stride)
-        rays = rays[::step, ::step]
-    with np.errstate(invalid='ignore'):
-        valid = np.isfinite(depth) & (depth > 0)
-    points_cam = rays[valid].astype(np.float64) * depth[valid, None]
+    cloud_filter = CloudFilter() if cloud_filter is None else cloud_filter
+    xyz = cloud_filter.points(depth, rays, np.linalg.norm(rays, axis=-1)).reshape(-1, 3)
+    points_cam = xyz[np.isfinite(xyz[:, 2])].astype(np.float64)
     return apply(T_base_cam, points_cam)
 
 

@@ -32,7 +32,7 @@ import math
 import time
 from typing import Any
 
-from msdepth_ros.core.camera import backproject, pixel_rays
+from msdepth_ros.core.camera import pixel_rays
 from msdepth_ros.core.cloud_filter import CloudFilter
 from msdepth_ros.core.colormap import colorize_depth
 from msdepth_ros.core.intrinsics import Intrinsics
@@ -186,16 +186,11 @@ class DepthPipeline:
             if request.points_rgb:
                 colours = self._colours(image_rgb, predictor, depth_intrinsics)
             rays = self._rays_of(depth_intrinsics)
-            cloud_filter = request.cloud_filter
-            if cloud_filter.identity:
-                xyz = backproject(depth_m, depth_intrinsics, rays=rays)
-            else:
-                # The filtered depth of every stride-th pixel, on those pixels' rays.
-                step = cloud_filter.stride
-                kept = cloud_filter.apply(depth_m, self._ray_norm)
-                xyz = np.multiply(rays[::step, ::step], kept[..., None])
-                if colours is not None:
-                    colours = colours[::step, ::step]
+            # The filtered depth of every stride-th pixel, on those pixels' rays.
+            step = request.cloud_filter.stride
+            xyz = request.cloud_filter.points(depth_m, rays, self._ray_norm)
+            if colours is not None and step > 1:
+                colours = colours[::step, ::step]
             points = writers.organized_pointcloud(types, xyz, out_header, rgb=colours)
         t1 = time.perf_counter()
         depth_image = (writers.image(types, depth_m, '32FC1', out_header) if request.depth
