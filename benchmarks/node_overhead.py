@@ -18,20 +18,23 @@ The depth node's own cost per frame, beside the inference it wraps.
 For each camera size, one frame goes the node's way many times: the serialized Image's bytes
 read in place (the node subscribes raw, ``msgs.cdr``), the conversion to an RGB view,
 preprocessing, the network (timed apart), postprocessing,
-the organized cloud (with colour), the output messages and rclpy's serialisation of them. The
+the organized cloud (with colour), the output messages and their serialisation. The
 same code as the node runs (``pipeline.depth.DepthPipeline``); no DDS. Per-stage medians and the
 median and p90 of the node's overhead (every stage but the network) and of inference, in
 milliseconds, are printed as a Markdown table (docs/benchmarks.md, "Node overhead") and written
 with a plot to ``--output-dir``.
 
 Each configuration runs the node's way (``now``: the raw bytes read in place, only the crop
-window resampled straight into the network input, ``core.crop_resize``) and, in the same run,
-the ways it replaced: ``message`` (rclpy's deserialisation into an Image message, as the node
-did before it subscribed raw) and ``whole`` (that, and ``cv2.resize`` of the whole camera image,
-then the crop and the normalisation), frames interleaved so that all see the same machine load.
-The input stage times, for the raw bytes, the one copy rclpy's raw take makes (``bytes`` of
-the serialized message) and the read; for a message, ``deserialize_message`` from the same
-bytes.
+window resampled straight into the network input, ``core.crop_resize``, the outputs built as
+``msgs.cdr_messages`` records and serialized by ``cdr_messages.serialize``, whose bytes the node
+publishes) and, in the same run, the ways it replaced: ``message`` (rclpy's messages in and
+out: ``deserialize_message`` into an Image, the outputs built with rclpy's classes and
+serialized by ``serialize_message``, which is what publishing an rclpy message does, as the
+node did before it subscribed and published raw) and ``whole`` (that, and ``cv2.resize`` of the
+whole camera image, then the crop and the normalisation), frames interleaved so that all see
+the same machine load. The input stage times, for the raw bytes, the one copy rclpy's raw take
+makes (``bytes`` of the serialized message) and the read; for a message,
+``deserialize_message`` from the same bytes.
 
     .venv/bin/python benchmarks/node_overhead.py [--repeats 20] [--backends torch onnxruntime]
         [--variants now message whole]
@@ -109,6 +112,7 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
     """
     from msdepth_ros.core.synthetic import road_scene
     from msdepth_ros.msgs.cdr import read_image
+    from msdepth_ros.msgs.cdr_messages import serialize
     from msdepth_ros.msgs.images import image_to_rgb
     from msdepth_ros.pipeline.depth import OutputRequest, PredictionSettings
     from rclpy.serialization import deserialize_message, serialize_message
@@ -147,7 +151,7 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
             out = pipeline.process(rgb, scene.intrinsics, received.header, settings, request)
             t3 = time.perf_counter()
             for message in (out.depth_image, out.camera_info, out.points, out.colorized):
-                serialize_message(message)
+                (serialize if name == 'now' else serialize_message)(message)
             t4 = time.perf_counter()
             outs[name] = out
             if i < 3:
@@ -208,14 +212,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--coarse-fc-width', type=int, default=4096,
                         help='width of coarse layer 6 (4096 in the paper)')
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS,
-                        help="now: the node's way (raw bytes, crop window only); message: rclpy's "
-                             'deserialisation instead of the raw bytes; whole: that and the '
+                        help="now: the node's way (raw bytes in and out, crop window only); "
+                             "message: rclpy's messages in and out instead; whole: that and the "
                              'whole-image resize; all in the same run')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error('--repeats must be positive')
 
+    from msdepth_ros.msgs.cdr_messages import CDR_TYPES
     from msdepth_ros.pipeline.depth import DepthPipeline
     from msdepth_ros.ros.conversions import RCLPY_TYPES
     import torch
@@ -229,7 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for width, height, preset, upsample in tqdm(configs, desc='configurations',
                                                     disable=None):
             for name, backend in backends[preset]:
-                pipelines = {p: DepthPipeline(backend, RCLPY_TYPES) for p in args.variants}
+                pipelines = {p: DepthPipeline(backend, CDR_TYPES if p == 'now' else RCLPY_TYPES)
+                             for p in args.variants}
                 results = measure(pipelines, width, height, upsample, args.repeats)
                 for prep, result in results.items():
                     rows.append((width, height, preset, upsample, name, backend.info.device,
@@ -244,8 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f'threads); load average {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
     report.line()
     report.line(f'Milliseconds per frame, {args.repeats} frames; stages: medians; coarse 6 '
-                f'width {args.coarse_fc_width}, random weights; variant: now = raw bytes and the '
-                'crop window only, message = rclpy deserialisation instead of raw bytes, whole '
+                f'width {args.coarse_fc_width}, random weights; variant: now = raw bytes in and '
+                'out and the crop window only, message = rclpy messages in and out instead, whole '
                 '= that and the whole-image resize.')
     report.line()
     table = []

@@ -209,3 +209,27 @@ def test_normalisation_is_exactly_pixel_times_scale_plus_bias(method):
     _normalise(pixels.astype(np.uint8), (0, 1, 2), resampler.scale, resampler.bias, expected)
     np.testing.assert_array_equal(got, expected)
     assert np.unique(got[0]).size > 200  # every grey level goes through its table entry
+
+
+@pytest.mark.parametrize('layout', ['rgb8', 'bgr8', 'rgba8', 'mono8'])
+def test_pairs_samples_four_channels_as_three(layout):
+    # 'pairs' warps an RGBA copy of the box-filtered window (twice as fast as RGB): the values
+    # must be those of warping the three channels themselves, for every input layout.
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (375, 1242, 3), dtype=np.uint8)
+    image = {'rgb8': rgb, 'bgr8': rgb[..., ::-1].copy()[..., ::-1],
+             'rgba8': np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])[..., :3],
+             'mono8': np.broadcast_to(rgb[..., :1], rgb.shape)}[layout]
+    plan = plan_input(1242, 375, KITTI)
+    resampler = plan._resampler
+    assert resampler.method == 'pairs' and resampler.pairs == (False, True)
+    w, h = KITTI.input_size
+    got = resampler(image, np.empty((1, 3, h, w), np.float32))[0]
+    x0, y0, x1, y1 = resampler.cv2_window
+    window = np.ascontiguousarray(image[y0:y1, x0:x1])
+    boxed = cv2.addWeighted(window[:-1], 0.5, window[1:], 0.5, 0.0)
+    sampled = cv2.warpAffine(boxed, np.array(resampler.warp_matrix), (w, h),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
+    expected = sampled.transpose(2, 0, 1) * resampler.scale + resampler.bias
+    np.testing.assert_array_equal(got, expected.astype(np.float32))

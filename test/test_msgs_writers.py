@@ -13,13 +13,14 @@
 # limitations under the License.
 
 """
-One writer per message kind, two transports: rclpy's and rosbags' messages serialize the same.
+One writer per message kind, three transports: rclpy's, rosbags' and the node's CDR records.
 
 Each message is built by the same ``msgs.writers`` function through rclpy's classes
-(``ros.conversions.RCLPY_TYPES``) and through the rosbags Jazzy typestore's (``bag_types``),
-then serialized by rclpy itself (``rclpy.serialization``) and by rosbags (CDR). rosbags reads
-rclpy's bytes back and serializes them again (CDR's alignment padding is not zeroed by rclpy):
-the result must be byte for byte the bag's message, so what the node publishes and what the bag
+(``ros.conversions.RCLPY_TYPES``), through the rosbags Jazzy typestore's (``bag_types``) and
+through ``msgs.cdr_messages.CDR_TYPES`` (what the depth node publishes), then serialized by
+rclpy itself (``rclpy.serialization``), by rosbags and by ``cdr_messages.serialize``. rosbags
+reads rclpy's bytes back and serializes them again (CDR's alignment padding is not zeroed by
+rclpy): the three must be byte for byte the same, so what the node publishes and what the bag
 tools write cannot drift apart.
 """
 
@@ -31,7 +32,7 @@ from msdepth_ros.bags.files import bag_types, serialize, typestore
 from msdepth_ros.core.camera import backproject
 from msdepth_ros.core.intrinsics import Intrinsics
 from msdepth_ros.core.laser_scan import depth_to_scan, scan_geometry
-from msdepth_ros.msgs import writers
+from msdepth_ros.msgs import cdr_messages, writers
 from msdepth_ros.ros.conversions import RCLPY_TYPES
 import numpy as np
 import pytest
@@ -45,12 +46,18 @@ def _both(build):
     """
     Return the CDR bytes of ``build(types, header)`` with rclpy's and with rosbags' classes.
 
-    rclpy's message is serialized by rclpy, then read by rosbags and serialized again.
+    rclpy's message is serialized by rclpy, then read by rosbags and serialized again. The
+    same message built with ``CDR_TYPES`` must serialize to the rosbags bytes, which are
+    returned after that check.
     """
     rclpy_msg = build(RCLPY_TYPES, writers.header(RCLPY_TYPES, STAMP_NS, 'camera_optical'))
     bag_msg = build(bag_types(), writers.header(bag_types(), STAMP_NS, 'camera_optical'))
+    cdr_msg = build(cdr_messages.CDR_TYPES,
+                    writers.header(cdr_messages.CDR_TYPES, STAMP_NS, 'camera_optical'))
     read = typestore().deserialize_cdr(serialize_message(rclpy_msg), bag_msg.__msgtype__)
-    return bytes(serialize(read)), bytes(serialize(bag_msg))
+    bag_bytes = bytes(serialize(bag_msg))
+    assert cdr_messages.serialize(cdr_msg) == bag_bytes, cdr_msg.TYPE
+    return bytes(serialize(read)), bag_bytes
 
 
 def _depth(seed: int = 0) -> np.ndarray:

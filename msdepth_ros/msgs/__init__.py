@@ -16,9 +16,10 @@
 Readers and writers of ROS messages that work on any message implementation, and topic names.
 
 The readers (``images``, ``compressed``, ``readers``, ``cdr``) read fields by name only; the
-writers (``writers``) build messages through a ``MessageTypes`` namespace of rclpy's or a
-rosbags typestore's classes. Nothing here imports a message package, so the same code serves
-rclpy's messages in the node (``msdepth_ros/ros/``) and the ``rosbags`` package's messages in
-the bag tools: one implementation of each conversion, two transports. ``topics`` holds the
-default topic names of the nodes, the launch files and the tools.
+writers (``writers``) build messages through a ``MessageTypes`` namespace of rclpy's classes, a
+rosbags typestore's, or the records of ``cdr_messages`` that serialize themselves (what the
+depth node publishes). Nothing here imports a message package, so the same code serves the
+node (``msdepth_ros/ros/``) and the ``rosbags`` package's messages in the bag tools: one
+implementation of each conversion, every transport. ``topics`` holds the default topic names
+of the nodes, the launch files and the tools.
 """

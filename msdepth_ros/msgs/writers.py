@@ -15,12 +15,13 @@
 """
 Message writers shared by the node and the bag tools: one function per message kind.
 
-Each writer builds its message through a ``MessageTypes`` namespace: rclpy's classes in the
-node (``ros.conversions.RCLPY_TYPES``), a ``rosbags`` typestore's in the bag tools
-(``MessageTypes.rosbags``). The namespace also says how a message is filled and what its
-``uint8[]`` and ``float64[]`` fields take (rclpy: an ``array.array``, without a per-element
-check; rosbags: a numpy array), so the two transports carry the same bytes. Nothing here
-imports a message package.
+Each writer builds its message through a ``MessageTypes`` namespace: the depth node's records
+that serialize themselves (``msgs.cdr_messages.CDR_TYPES``: the node publishes their bytes),
+rclpy's classes (``ros.conversions.RCLPY_TYPES``: tests and tools that publish messages), a
+``rosbags`` typestore's in the bag tools (``MessageTypes.rosbags``). The namespace also says how
+a message is filled and what its ``uint8[]`` and ``float64[]`` fields take (rclpy: an
+``array.array``, without a per-element check; rosbags and the records: a numpy array), so every
+transport carries the same bytes (test_msgs_writers). Nothing here imports a message package.
 
 - ``header``, ``copy_header``: ``std_msgs/Header``.
 - ``image``: ``sensor_msgs/Image`` of an array, in this machine's byte order, rows unpadded.

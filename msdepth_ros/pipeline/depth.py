@@ -20,9 +20,10 @@ rays of the depth image's pixels, the camera pixels the cloud's colours come fro
 geometry), so that a frame costs the network plus a few array passes. The cloud goes through
 the request's ``core.cloud_filter.CloudFilter`` (the depth image never does: REP 118); the laser
 scan is ``core.laser_scan``'s. It builds its messages with the shared writers
-(``msgs.writers``) through the ``MessageTypes`` it is given: rclpy's when the depth node calls
-it on its worker thread, a rosbags typestore's when ``msdepth-bag-infer`` runs a bag, so both
-write the same bytes. The benchmark calls it directly.
+(``msgs.writers``) through the ``MessageTypes`` it is given: ``msgs.cdr_messages.CDR_TYPES``
+when the depth node calls it on its worker thread (it publishes their serialized bytes), a
+rosbags typestore's when ``msdepth-bag-infer`` runs a bag, so both write the same bytes. The
+benchmark calls it directly.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ class DepthPipeline:
     backend:
         A loaded backend (``inference.load_backend``).
     types:
-        The message classes of the transport (``ros.conversions.RCLPY_TYPES``, or
+        The message classes of the transport (``msgs.cdr_messages.CDR_TYPES``, whose messages
+        serialize themselves, ``ros.conversions.RCLPY_TYPES`` or
         ``MessageTypes.rosbags(typestore)``).
 
     """

@@ -34,10 +34,11 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from msdepth_ros.inference.backend import Backend
 from msdepth_ros.msgs import topics
 from msdepth_ros.msgs.cdr import read_compressed_image, read_image
+from msdepth_ros.msgs.cdr_messages import CDR_TYPES, serialize
 from msdepth_ros.msgs.images import camera_info_to_intrinsics, ConversionError, image_to_rgb
 from msdepth_ros.pipeline.depth import DepthPipeline, OutputRequest, PredictionSettings
 from msdepth_ros.ros.config import NodeConfig
-from msdepth_ros.ros.conversions import compressed_to_rgb, RCLPY_TYPES, stamp_seconds
+from msdepth_ros.ros.conversions import compressed_to_rgb, stamp_seconds
 from msdepth_ros.ros.diagnostics import (build_status, COLORIZED, DROPPED_BUSY, FrameStats,
                                          KIND_NO_CAMERA_INFO, LOST_TRANSPORT, PUBLISHED,
                                          RECEIVED, SequenceGaps, SKIPPED_IDLE, ThrottledLog)
@@ -111,7 +112,9 @@ class DepthRunner:
         self.config = config
         self._backend = backend
         self._warnings = tuple(warnings)
-        self._pipeline = DepthPipeline(backend, RCLPY_TYPES)
+        # The outputs are built as CDR records and published as their serialized bytes
+        # (msgs.cdr_messages): no rclpy message objects on the frame's path.
+        self._pipeline = DepthPipeline(backend, CDR_TYPES)
         self.stats = FrameStats()
         self._gaps = SequenceGaps()
         self._log_bad = ThrottledLog(node.get_logger().warning, config.log_throttle_s)
@@ -285,7 +288,7 @@ class DepthRunner:
                                    (self._pub_scan, out.scan),
                                    (self._pub_colorized, out.colorized)):
             if message is not None:
-                publisher.publish(message)
+                publisher.publish(serialize(message))
         self.stats.add_published((time.time_ns() - frame.received_ns) * 1e-9,
                                  out.timings_s['inference'])
         if out.colorized is not None:
