@@ -27,17 +27,18 @@ with a plot to ``--output-dir``.
 Each configuration runs the node's way (``now``: the raw bytes read in place, only the crop
 window resampled straight into the network input, ``core.crop_resize``, the outputs built as
 ``msgs.cdr_messages`` records and serialized by ``cdr_messages.serialize``, whose bytes the node
-publishes) and, in the same run, the ways it replaced: ``message`` (rclpy's messages in and
-out: ``deserialize_message`` into an Image, the outputs built with rclpy's classes and
-serialized by ``serialize_message``, which is what publishing an rclpy message does, as the
-node did before it subscribed and published raw) and ``whole`` (that, and ``cv2.resize`` of the
-whole camera image, then the crop and the normalisation), frames interleaved so that all see
-the same machine load. The input stage times, for the raw bytes, the one copy rclpy's raw take
-makes (``bytes`` of the serialized message) and the read; for a message,
-``deserialize_message`` from the same bytes.
+publishes, and ``'pairs'`` resampling warping an RGBA copy) and, in the same run, the ways it
+replaced, each on top of the one before: ``warp3`` (``'pairs'`` warps the three channels as
+they are), ``message`` (rclpy's messages in and out: ``deserialize_message`` into an Image, the
+outputs built with rclpy's classes and serialized by ``serialize_message``, which is what
+publishing an rclpy message does) and ``whole`` (``cv2.resize`` of the whole camera image, then
+the crop and the normalisation), frames interleaved so that all see the same machine load.
+The input stage times, for the raw bytes, the one copy rclpy's raw take makes (``bytes`` of
+the serialized message) and the read; for a message, ``deserialize_message`` from the same
+bytes.
 
     .venv/bin/python benchmarks/node_overhead.py [--repeats 20] [--backends torch onnxruntime]
-        [--variants now message whole]
+        [--variants now warp3 message whole]
 
 Inference uses the paper-width network (coarse layer 6: 4096; ``--coarse-fc-width``) with
 random weights on the CPU, with PyTorch and with ONNX Runtime on the same weights exported to
@@ -65,7 +66,40 @@ CONFIGS = ((640, 480, 'nyu', 1), (640, 480, 'nyu', 4), (1242, 375, 'kitti', 1),
            (1242, 375, 'kitti', 4))
 OVERHEAD_STAGES = ('input', 'to_rgb', 'preprocess', 'postprocess', 'points', 'messages',
                    'serialize')
-VARIANTS = ('now', 'message', 'whole')
+VARIANTS = ('now', 'warp3', 'message', 'whole')
+
+
+class ThreeChannelPairs:
+    """
+    ``core.crop_resize``'s ``'pairs'`` resampling as it was: the three channels warped as they are.
+
+    The node now warps an RGBA copy (same values, ``test_crop_resize``); this is the way it
+    replaced, for the ``warp3`` and ``message`` variants. Other methods are left as they are.
+    """
+
+    def __init__(self, resampler) -> None:
+        self.resampler = resampler
+
+    def __call__(self, image_rgb, out):
+        import cv2
+        from msdepth_ros.core.crop_resize import _channels_first_layout
+        import numpy as np
+        r = self.resampler
+        if r.method != 'pairs':
+            return r(image_rgb, out)
+        x0, y0, x1, y1 = r.cv2_window
+        pixels, order = _channels_first_layout(image_rgb[y0:y1, x0:x1])
+        if r.pairs[1]:
+            pixels = cv2.addWeighted(pixels[:-1], 0.5, pixels[1:], 0.5, 0.0)
+        if r.pairs[0]:
+            pixels = cv2.addWeighted(pixels[:, :-1], 0.5, pixels[:, 1:], 0.5, 0.0)
+        sampled = cv2.warpAffine(pixels, np.array(r.warp_matrix), (r.x.size, r.y.size),
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_REPLICATE)
+        planes = cv2.split(sampled) if sampled.ndim == 3 else [sampled] * 3
+        for c in range(3):
+            cv2.LUT(planes[order[c]], r._tables[c], dst=out[0, c])
+        return out
 
 
 class WholeImagePreprocessing:
@@ -130,18 +164,19 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
                                   min_depth_m=preset.min_depth_m, max_depth_m=preset.max_depth_m)
     request = OutputRequest(points_rgb=True, colorized=True)
     for name, pipeline in pipelines.items():
-        if name == 'whole':
+        if name != 'now':
             predictor = pipeline.predictor(settings)
             plan = predictor.plan_for(width, height)
             # The predictor keeps the plan of the last camera size: swap its resampler.
-            predictor._plan = dataclasses.replace(plan,
-                                                  _resampler=WholeImagePreprocessing(plan))
+            old = (WholeImagePreprocessing(plan) if name == 'whole'
+                   else ThreeChannelPairs(plan._resampler))
+            predictor._plan = dataclasses.replace(plan, _resampler=old)
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in pipelines}
     outs = {}
     for i in range(repeats + 3):  # the first frames build the caches
         for name, pipeline in pipelines.items():
             t0 = time.perf_counter()
-            if name == 'now':
+            if name in ('now', 'warp3'):
                 received = read_image(bytes(wire_buffer))
             else:
                 received = deserialize_message(wire, Image)
@@ -151,7 +186,7 @@ def measure(pipelines: dict, width: int, height: int, upsample: int,
             out = pipeline.process(rgb, scene.intrinsics, received.header, settings, request)
             t3 = time.perf_counter()
             for message in (out.depth_image, out.camera_info, out.points, out.colorized):
-                (serialize if name == 'now' else serialize_message)(message)
+                (serialize if name in ('now', 'warp3') else serialize_message)(message)
             t4 = time.perf_counter()
             outs[name] = out
             if i < 3:
@@ -213,8 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='width of coarse layer 6 (4096 in the paper)')
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS,
                         help="now: the node's way (raw bytes in and out, crop window only); "
-                             "message: rclpy's messages in and out instead; whole: that and the "
-                             'whole-image resize; all in the same run')
+                             "warp3: 'pairs' warps three channels; message: that and rclpy's "
+                             'messages in and out; whole: that and the whole-image resize; all '
+                             'in the same run')
     add_output_dir_argument(parser)
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -234,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for width, height, preset, upsample in tqdm(configs, desc='configurations',
                                                     disable=None):
             for name, backend in backends[preset]:
-                pipelines = {p: DepthPipeline(backend, CDR_TYPES if p == 'now' else RCLPY_TYPES)
+                pipelines = {p: DepthPipeline(backend, CDR_TYPES if p in ('now', 'warp3')
+                                              else RCLPY_TYPES)
                              for p in args.variants}
                 results = measure(pipelines, width, height, upsample, args.repeats)
                 for prep, result in results.items():
@@ -251,8 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.line()
     report.line(f'Milliseconds per frame, {args.repeats} frames; stages: medians; coarse 6 '
                 f'width {args.coarse_fc_width}, random weights; variant: now = raw bytes in and '
-                'out and the crop window only, message = rclpy messages in and out instead, whole '
-                '= that and the whole-image resize.')
+                "out and the crop window only, warp3 = 'pairs' warps three channels, message = "
+                'that and rclpy messages in and out, whole = that and the whole-image resize.')
     report.line()
     table = []
     for width, height, preset, upsample, name, device, r, prep in rows:
