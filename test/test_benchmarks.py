@@ -178,10 +178,10 @@ def test_node_overhead_script_writes_table_and_plot(tmp_path):
                '--coarse-fc-width', '32')
     markdown = assert_report(tmp_path, 'node_overhead', 'node overhead')
     rows = [line for line in markdown.splitlines() if line.startswith('| 640x480 |')]
-    assert len(rows) == 12  # two upsampling factors, two backends, three variants
-    assert sum('onnxruntime' in row for row in rows) == 6
+    assert len(rows) == 16  # two upsampling factors, two backends, four variants
+    assert sum('onnxruntime' in row for row in rows) == 8
     assert all(sum(f'| {variant} |' in row for row in rows) == 4
-               for variant in ('now', 'message', 'whole'))
+               for variant in ('now', 'warp3', 'message', 'whole'))
 
 
 @pytest.mark.slow
