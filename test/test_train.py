@@ -28,6 +28,8 @@ import subprocess
 import sys
 
 from conftest import console_script, REPO_ROOT
+from msdepth_ros.data.base import DatasetError
+from msdepth_ros.data.registry import DataSpec, open_dataset
 from msdepth_ros.data.synthetic import SyntheticRoadDataset
 from msdepth_ros.evaluation.evaluate import ConstantSource, EvalProtocol, evaluate
 from msdepth_ros.model.checkpoint import load_checkpoint
@@ -227,6 +229,71 @@ def test_cosine_schedule_and_float16_checkpoints_are_config_options(tmp_path):
         assert {t.dtype for t in stored.values()} == {torch.float16}, path
     model = load_checkpoint(result.final_checkpoint).model
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_adam_is_a_stage_option_and_a_resumed_adam_run_ends_with_the_same_weights(tmp_path):
+    data = {'train': {'kind': 'synthetic'}}
+    assert config_from_dict({'data': data}).stage('coarse').optimizer == 'sgd'
+    with pytest.raises(ConfigError, match="coarse.optimizer must be one of .*'rmsprop'"):
+        config_from_dict({'data': data, 'coarse': {'samples': 1, 'optimizer': 'rmsprop'}})
+    overrides = {'coarse.samples': 32, 'fine.samples': 16, 'data.train.count': 16,
+                 'data.val': 'null', 'coarse.optimizer': 'adam', 'fine.optimizer': 'adam',
+                 'coarse.lr': '{conv: 0.0001, fc: 0.0001}'}
+    config_a = load_config(CONFIG_DIR / 'train_synthetic.yaml',
+                           small_overrides(tmp_path / 'a', **overrides))
+    assert config_a.stage('fine').optimizer == 'adam'  # kept when the length is resolved
+    whole = train(config_a, progress=False)
+    config_b = load_config(CONFIG_DIR / 'train_synthetic.yaml',
+                           small_overrides(tmp_path / 'b', **overrides))
+    assert train(config_b, progress=False, stop_after_steps=2).stopped
+    last = torch.load(tmp_path / 'b' / 'checkpoint_last.pt', weights_only=True)
+    assert all('exp_avg_sq' in s for s in last['optimizer']['state'].values())  # Adam's state
+    assert not train(config_b, resume='auto', progress=False).stopped
+    a = load_checkpoint(whole.final_checkpoint).model
+    b = load_checkpoint(tmp_path / 'b' / 'model.pt').model
+    assert weights_digest(a) == weights_digest(b)
+    coarse_sgd = load_config(CONFIG_DIR / 'train_synthetic.yaml', small_overrides(
+        tmp_path / 'c', **{**overrides, 'coarse.optimizer': 'sgd', 'fine.samples': 0}))
+    sgd = train(coarse_sgd, progress=False)  # same data and start: Adam's steps differ
+    c = load_checkpoint(sgd.stage_checkpoints['coarse']).model
+    a_coarse = load_checkpoint(whole.stage_checkpoints['coarse']).model
+    assert not torch.equal(a_coarse.coarse.conv1.weight, c.coarse.conv1.weight)
+
+
+def test_synthetic_cache_size_keeps_a_small_training_set_rendered():
+    spec = load_config(CONFIG_DIR / 'train_synthetic.yaml',
+                       ['data.train.count=3', 'data.train.cache_size=3',
+                        'data.train.width=310', 'data.train.height=94']).data.train
+    dataset = open_dataset(spec)
+    first = [dataset[i] for i in range(3)]
+    assert all(dataset[i] is first[i] for i in range(3))  # rendered once, then kept
+    small = open_dataset(DataSpec('synthetic', count=3, width=310, height=94, cache_size=1))
+    kept = small[0]
+    small[1]
+    assert small[0] is not kept and np.array_equal(small[0].depth_m, kept.depth_m,
+                                                   equal_nan=True)
+    with pytest.raises(DatasetError, match='cache_size must be >= 0, got -1'):
+        DataSpec('synthetic', cache_size=-1)
+
+
+def test_per_pixel_bias_starts_coarse_at_the_average_street(tmp_path):
+    config = load_config(CONFIG_DIR / 'train_synthetic.yaml', small_overrides(
+        tmp_path / 'run', **{'coarse.samples': 0, 'fine.samples': 0, 'data.train.count': 16,
+                             'data.val': 'null', 'model.init_coarse_bias_per_pixel': 'true'}))
+    model = load_checkpoint(train(config, progress=False).final_checkpoint).model
+    bias = model.coarse.fc7.bias.detach().numpy().reshape(13, 70)
+    source = ExampleSource(SyntheticRoadDataset(16, seed=1, width=310, height=94),
+                           model.preset, config.augmentation(), 0, True)
+    logs = []
+    for i in range(16):
+        target = source[(i,)][1].numpy()[0]
+        logs.append(np.where(target > 0, np.log(np.where(target > 0, target, 1)), np.nan))
+    expected = np.nanmean(logs, axis=0)
+    seen = np.isfinite(expected)
+    assert seen.mean() > 0.5
+    np.testing.assert_allclose(bias[seen], expected[seen], rtol=1e-5, atol=1e-5)
+    assert np.allclose(bias[~seen], np.nanmean(np.array(logs)))  # the sky: the overall mean
+    assert bias[-1].mean() < bias[seen.all(axis=1)][0].mean() - 0.5  # the road's ramp
 
 
 def test_cli_reports_config_errors_without_traceback(tmp_path):

@@ -75,6 +75,10 @@ class DataSpec:
         (``data.kitti.GT_PIXEL_CONVENTIONS``).
     count, seed, width, height, length_m:
         Synthetic scenes.
+    cache_size:
+        Synthetic scenes: rendered samples each process keeps in memory (about 1.9 MB each at
+        621 x 188); a training set no larger than this is rendered once per data-loading worker
+        and stage.
     skip_missing:
         KITTI raw: drop split entries whose image or ground truth is missing.
     limit:
@@ -95,6 +99,7 @@ class DataSpec:
     width: int = 621
     height: int = 188
     length_m: float = 30.0
+    cache_size: int = 256
     skip_missing: bool = False
     limit: int = 0
 
@@ -104,6 +109,8 @@ class DataSpec:
                                f'{self.kind!r}')
         if self.kind != 'synthetic' and not self.root:
             raise DatasetError(f'data set {self.kind!r} needs a root')
+        if self.cache_size < 0:
+            raise DatasetError(f'cache_size must be >= 0, got {self.cache_size}')
         if self.limit < 0:
             raise DatasetError(f'limit must be >= 0, got {self.limit}')
         if self.gt_pixels not in GT_PIXEL_CONVENTIONS:
@@ -122,7 +129,8 @@ def open_dataset(spec: DataSpec) -> DepthDataset:
     dataset: DepthDataset
     if spec.kind == 'synthetic':
         dataset = SyntheticRoadDataset(spec.count, seed=spec.seed, width=spec.width,
-                                       height=spec.height, length_m=spec.length_m)
+                                       height=spec.height, length_m=spec.length_m,
+                                       cache_size=spec.cache_size)
     elif spec.kind == 'nyu_labeled':
         mat = root if root.suffix == '.mat' else root / 'nyu_depth_v2_labeled.mat'
         splits = _under(root if root.is_dir() else root.parent, spec.splits_file) \

@@ -43,6 +43,8 @@ STAGES = ('coarse', 'fine')
 AMP_MODES = ('auto', 'off', 'float16', 'bfloat16')
 #: Learning-rate schedules of a stage (``StageConfig.lr_schedule``).
 LR_SCHEDULES = ('constant', 'cosine')
+#: Optimizers of a stage (``StageConfig.optimizer``).
+OPTIMIZERS = ('sgd', 'adam')
 #: Weight types of the stage and final checkpoints (``TrainConfig.checkpoint_dtype``).
 CHECKPOINT_DTYPES = ('float32', 'float16')
 
@@ -78,11 +80,15 @@ class StageConfig:
     paper's length for the model's preset (``PAPER_SAMPLES``). ``lr_schedule`` (``LR_SCHEDULES``)
     is ``constant`` (the paper) or ``cosine``: the rates fall from ``lr`` at the stage's first
     step to 0 after its last, as ``(1 + cos(pi * step / steps)) / 2`` (not in the paper).
+    ``optimizer`` (``OPTIMIZERS``) is ``sgd`` (the paper: SGD with ``TrainConfig.momentum``) or
+    ``adam`` (not in the paper: PyTorch's Adam with its default betas 0.9 / 0.999 and eps 1e-8;
+    its rates are step sizes, typically 1e-4 where SGD takes 0.01).
     """
 
     samples: int | None = None
     lr: Mapping[str, float] = field(default_factory=dict)
     lr_schedule: str = 'constant'
+    optimizer: str = 'sgd'
 
     def lr_factor(self, step: int, steps: int) -> float:
         """Factor on ``lr`` at 0-based ``step`` of a stage of ``steps`` steps."""
@@ -111,6 +117,11 @@ class ModelSection:
         Start coarse layer 7's bias at the mean log depth of the training targets (not in the
         paper, which had ImageNet features to start from; it lets from-scratch training begin
         at the right scale).
+    init_coarse_bias_per_pixel:
+        With ``init_coarse_bias``, start each output pixel's bias at that pixel's mean log
+        depth over the first 64 training targets (the overall mean where none has depth)
+        instead of one mean for all: the network starts at the data set's average depth map
+        (for streets, the road's ramp) and its weights learn what differs per image.
     init_fine_identity:
         Start the fine network as a pass-through of the coarse output (not in the paper):
         fine 3 copies ``relu(+coarse)`` and ``relu(-coarse)`` into two channels and fine 4
@@ -124,6 +135,7 @@ class ModelSection:
     dropout: float = 0.5
     imagenet_weights: str = ''
     init_coarse_bias: bool = False
+    init_coarse_bias_per_pixel: bool = False
     init_fine_identity: bool = False
 
     def get_preset(self) -> Preset:
@@ -161,7 +173,8 @@ class TrainConfig:
     batch_size:
         Global batch (split evenly across DDP ranks).
     momentum, weight_decay:
-        SGD settings (the paper: momentum 0.9; weight decay is not stated, 0 here).
+        SGD settings (the paper: momentum 0.9; weight decay is not stated, 0 here); a stage
+        with ``optimizer: adam`` uses ``weight_decay`` too, not ``momentum``.
     loss_lambda:
         Weight of the scale-invariant term of the loss (0.5 in the paper).
     mask_min_max:
@@ -242,6 +255,9 @@ class TrainConfig:
             if cfg.lr_schedule not in LR_SCHEDULES:
                 raise ConfigError(f'{stage}.lr_schedule must be one of {LR_SCHEDULES}, got '
                                   f'{cfg.lr_schedule!r}')
+            if cfg.optimizer not in OPTIMIZERS:
+                raise ConfigError(f'{stage}.optimizer must be one of {OPTIMIZERS}, got '
+                                  f'{cfg.optimizer!r}')
             unknown = set(cfg.lr) - set(STAGE_GROUPS[stage])
             if unknown:
                 raise ConfigError(f'{stage}.lr has unknown groups {sorted(unknown)}; the '
@@ -262,7 +278,7 @@ class TrainConfig:
         if cfg.samples is not None:
             return cfg
         return StageConfig(samples=PAPER_SAMPLES[self.model.get_preset().name][name],
-                           lr=cfg.lr, lr_schedule=cfg.lr_schedule)
+                           lr=cfg.lr, lr_schedule=cfg.lr_schedule, optimizer=cfg.optimizer)
 
     def autocast_dtype(self, device_type: str, bfloat16_supported: bool = True) -> str | None:
         """

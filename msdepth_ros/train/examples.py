@@ -142,3 +142,23 @@ def mean_log_depth(source: ExampleSource, count: int = 64) -> float:
     if not logs:
         raise ConfigError('no valid ground truth in the first training samples')
     return float(np.mean(logs))
+
+
+def mean_log_depth_map(source: ExampleSource, count: int = 64) -> np.ndarray:
+    """
+    Per-pixel mean log of the (unaugmented) targets of the first ``count`` samples.
+
+    Returns an ``H_out x W_out`` float32 map; pixels that no target covers (the sky) take the
+    mean over all pixels (``mean_log_depth``).
+    """
+    total, hits = None, None
+    for i in range(min(count, len(source))):
+        target = source[(i,)][1].numpy()[0]
+        valid = np.isfinite(target) & (target > 0)
+        logs = np.log(np.where(valid, target, 1.0))
+        total = logs * valid if total is None else total + logs * valid
+        hits = valid.astype(np.int64) if hits is None else hits + valid
+    if total is None or not hits.any():
+        raise ConfigError('no valid ground truth in the first training samples')
+    fallback = float((total.sum() / hits.sum()))
+    return np.where(hits > 0, total / np.maximum(hits, 1), fallback).astype(np.float32)

@@ -15,8 +15,8 @@
 """
 The network each stage trains: coarse alone, then fine on top of the frozen coarse network.
 
-Also the stage's SGD parameter groups, the fine network's identity start, and a digest that
-says whether two ranks (or two runs) hold identical weights.
+Also the stage's parameter groups and optimizer (SGD or Adam), the fine network's identity
+start, and a digest that says whether two ranks (or two runs) hold identical weights.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import hashlib
 from typing import Any
 
 from msdepth_ros.model.network import MultiScaleDepthNet
-from msdepth_ros.train.config import STAGE_GROUPS
+from msdepth_ros.train.config import STAGE_GROUPS, TrainConfig
 import torch
 from torch import nn
 
@@ -71,6 +71,20 @@ def stage_parameter_groups(model: MultiScaleDepthNet, stage: str,
             p.requires_grad_(True)
         groups.append({'params': params, 'lr': learning_rates[group], 'name': group})
     return groups
+
+
+def make_optimizer(config: TrainConfig, stage: str,
+                   groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """
+    Build the optimizer of ``stage`` over its parameter groups (``stage_parameter_groups``).
+
+    SGD with ``config.momentum`` (the paper), or Adam with PyTorch's default betas and eps;
+    both with ``config.weight_decay``.
+    """
+    if config.stage(stage).optimizer == 'adam':
+        return torch.optim.Adam(groups, lr=groups[0]['lr'], weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=groups[0]['lr'], momentum=config.momentum,
+                           weight_decay=config.weight_decay)
 
 
 def weights_digest(model: nn.Module) -> str:

@@ -39,11 +39,12 @@ from msdepth_ros.model.network import build_model, ModelConfig, MultiScaleDepthN
 from msdepth_ros.train.config import dump_config, plain_data, STAGES, TrainConfig
 from msdepth_ros.train.distributed import (all_reduce_sum, barrier, DistContext, gather_objects,
                                            setup_distributed)
-from msdepth_ros.train.examples import ExampleSource, mean_log_depth, StepBatchSampler
+from msdepth_ros.train.examples import (ExampleSource, mean_log_depth, mean_log_depth_map,
+                                        StepBatchSampler)
 from msdepth_ros.train.resume import read_resume, resume_path, RunState, truncate_log
 from msdepth_ros.train.run_log import RunLog
-from msdepth_ros.train.stages import (init_fine_as_identity, stage_parameter_groups, StageNet,
-                                      weights_digest)
+from msdepth_ros.train.stages import (init_fine_as_identity, make_optimizer,
+                                      stage_parameter_groups, StageNet, weights_digest)
 from msdepth_ros.train.validation import validate
 import numpy as np
 import torch
@@ -196,7 +197,11 @@ def _start(config: TrainConfig, model: MultiScaleDepthNet, model_config: ModelCo
             load_imagenet_features(model, config.model.imagenet_weights)
         if config.model.init_coarse_bias:
             with torch.no_grad():
-                model.coarse.fc7.bias.fill_(mean_log_depth(train_source))
+                if config.model.init_coarse_bias_per_pixel:
+                    model.coarse.fc7.bias.copy_(torch.from_numpy(
+                        mean_log_depth_map(train_source).ravel()))
+                else:
+                    model.coarse.fc7.bias.fill_(mean_log_depth(train_source))
         if config.model.init_fine_identity:
             init_fine_as_identity(model)
         return RunState(), 0.0
@@ -232,8 +237,7 @@ def run_stage(run: Run, state: RunState, stage_index: int, stage: str) -> None:
     steps = math.ceil(stage_cfg.samples / config.batch_size)
     stage_lrs = config.learning_rates(stage)
     groups = stage_parameter_groups(run.model, stage, stage_lrs)
-    optimizer = torch.optim.SGD(groups, lr=groups[0]['lr'], momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = make_optimizer(config, stage, groups)
     # bfloat16 has float32's range: only float16 needs its gradients scaled.
     scaler = torch.amp.GradScaler('cuda', enabled=run.amp_dtype == torch.float16)
     state.restore(stage, optimizer, scaler)
@@ -305,14 +309,14 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.a
                images: torch.Tensor, targets: torch.Tensor, config: TrainConfig,
                amp_dtype: torch.dtype | None = None) -> float:
     """
-    One SGD step on one batch; returns its scale-invariant loss.
+    One optimizer step on one batch; returns its scale-invariant loss.
 
     Parameters
     ----------
     net:
         The stage's network (``StageNet``, or its DistributedDataParallel wrapper).
     optimizer:
-        SGD over the stage's parameter groups (``stages.stage_parameter_groups``).
+        SGD or Adam over the stage's parameter groups (``stages.make_optimizer``).
     scaler:
         The gradient scaler (enabled for float16 autocast only).
     images:
