@@ -265,7 +265,8 @@ class CropResampler:
             if pixels.ndim == 3 and pixels.shape[2] == 3:
                 # warpAffine samples four channels twice as fast as three (the same values):
                 # a fourth channel costs one cheap pass, and the split below drops it.
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2RGBA)
+                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2RGBA, dst=_buffer(
+                    self._scratch_arrays(), 'rgba', pixels.shape[:2] + (4,), np.uint8))
             sampled = cv2.warpAffine(pixels, np.array(self.warp_matrix), (n_x, n_y),
                                      flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                      borderMode=cv2.BORDER_REPLICATE)
@@ -287,10 +288,7 @@ class CropResampler:
         else:
             window = image_rgb[self.y.lo:self.y.hi, self.x.lo:self.x.hi]
             pixels, order = _channels_first_layout(window)
-            scratch = getattr(self._scratch, 'arrays', None)
-            if scratch is None:
-                scratch = self._scratch.arrays = {}
-            planes = _separable(pixels, self.y, self.x, scratch)
+            planes = _separable(pixels, self.y, self.x, self._scratch_arrays())
         if not isinstance(planes, np.ndarray) or planes.dtype == np.uint8:
             # uint8 planes: one table look-up per pixel writes the normalised value (the table
             # holds exactly the float32 ``pixel * scale + bias`` of every grey level).
@@ -300,6 +298,13 @@ class CropResampler:
         else:
             _normalise(planes, order, self.scale, self.bias, out[0])
         return out
+
+    def _scratch_arrays(self) -> dict[str, np.ndarray]:
+        """Return this thread's scratch arrays by name (``_buffer``), kept from frame to frame."""
+        scratch = getattr(self._scratch, 'arrays', None)
+        if scratch is None:
+            scratch = self._scratch.arrays = {}
+        return scratch
 
     @property
     def _tables(self) -> list[np.ndarray]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import struct
 
+from msdepth_ros.msgs.cdr_messages import Header, Time
 from msdepth_ros.msgs.images import ConversionError
 import numpy as np
 
@@ -52,22 +53,6 @@ class CdrError(ConversionError):
 
     def __init__(self, message: str) -> None:
         super().__init__(KIND_SERIALIZED, message)
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """``builtin_interfaces/Time``."""
-
-    sec: int
-    nanosec: int
-
-
-@dataclass(frozen=True)
-class Header:
-    """``std_msgs/Header``."""
-
-    stamp: Stamp
-    frame_id: str
 
 
 @dataclass(frozen=True)
@@ -150,7 +135,7 @@ class _Reader:
     def header(self) -> Header:
         sec = self.int32()
         nanosec = self.uint32()
-        return Header(Stamp(sec, nanosec), self.string())
+        return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=self.string())
 
 
 def read_image(buffer: bytes | bytearray | memoryview) -> RawImage:
