@@ -21,14 +21,18 @@ import subprocess
 
 from conftest import console_script
 from msdepth_ros.core.metrics import (average_metrics, compute_metrics, KITTI_GARG_CROP,
-                                      METRIC_NAMES, NYU_EIGEN_CROP, PAPER_RESULTS)
+                                      METRIC_NAMES, NYU_EIGEN_CROP, PAPER_RESULTS,
+                                      valid_mask)
 from msdepth_ros.core.preprocess import plan_input
 from msdepth_ros.core.presets import NYU
+from msdepth_ros.core.synthetic import BOX, ROAD, WALL
 from msdepth_ros.data.base import write_png
 from msdepth_ros.data.kitti import write_split_file
 from msdepth_ros.data.kitti_writer import SyntheticDriveConfig, write_synthetic_drive
 from msdepth_ros.data.nyu import NYU_INTRINSICS, NyuPairsDataset
 from msdepth_ros.data.synthetic import SyntheticRoadDataset
+from msdepth_ros.evaluation.evaluate import EvalProtocol, evaluate, PredictedDepth
+from msdepth_ros.evaluation.report import format_report, write_report
 from msdepth_ros.model.checkpoint import save_checkpoint
 from msdepth_ros.model.network import build_model, ModelConfig
 import numpy as np
@@ -80,6 +84,8 @@ def test_prediction_equal_to_the_ground_truth_is_perfect(tmp_path):
     assert 'measured' in out and 'paper coarse+fine' in out and 'paper mean' in out
     assert '0.611' in out and '0.907' in out and '1.000' in out
     assert 'warning' not in proc.stderr
+    # NYU pairs label no surfaces: no table by surface
+    assert report['by_surface'] == {} and 'by surface' not in out
     assert report['paper']['paper coarse']['delta1'] == PAPER_RESULTS['nyu']['coarse'][0]
     rows = (tmp_path / 'out' / 'per_image.csv').read_text().splitlines()
     assert rows[0].split(',')[:4] == ['name', 'gt_pixels', 'pixels', 'scale']
@@ -106,6 +112,52 @@ def test_mean_baseline_reports_what_the_metrics_module_computes(tmp_path):
     rows = (tmp_path / 'per_image.csv').read_text().splitlines()[1:]
     assert [float(r.split(',')[4]) for r in rows] == pytest.approx(
         [e['delta1'] for e in expected], abs=1e-6)
+
+
+class TruthWithNearBoxes:
+    """Predicts each street's true depth, but the boxes at half theirs (a scripted source)."""
+
+    label = 'truth, boxes x0.5'
+
+    def __init__(self, dataset):
+        self.truths = {}
+        for i in range(len(dataset)):
+            depth = dataset[i].depth_m.copy()
+            depth[dataset.surfaces(i) == BOX] *= 0.5
+            self.truths[dataset[i].image.tobytes()] = depth
+
+    def predict(self, image_rgb, intrinsics):
+        depth = self.truths[image_rgb.tobytes()]
+        return PredictedDepth(sample=lambda u, v: depth[v.astype(int), u.astype(int)],
+                              dense=lambda width, height: depth)
+
+
+def test_synthetic_streets_are_scored_per_surface(tmp_path):
+    dataset = SyntheticRoadDataset(3, seed=1000, width=310, height=94)
+    protocol = EvalProtocol.for_preset('kitti')
+    report = evaluate(TruthWithNearBoxes(dataset), dataset, protocol)
+    surfaces = report.by_surface
+    assert set(surfaces) == {'road', 'ground', 'wall', 'facade', 'box'}
+    # the surfaces' shares are their pixels among those scored (caps and Garg crop)
+    counts = np.zeros(6)
+    for i in range(3):
+        gt = dataset[i].depth_m
+        mask = valid_mask(gt, protocol.min_depth_m, protocol.max_depth_m, KITTI_GARG_CROP)
+        counts += np.bincount(dataset.surfaces(i)[mask], minlength=6)
+    for name, label in (('road', ROAD), ('wall', WALL), ('box', BOX)):
+        assert surfaces[name]['share'] == pytest.approx(counts[label] / counts.sum())
+    assert sum(row['share'] for row in surfaces.values()) == pytest.approx(1.0)
+    box = surfaces['box']
+    assert box['delta1'] == 0.0 and box['abs_rel'] == pytest.approx(0.5)
+    assert box['log_ratio'] == pytest.approx(-math.log(2.0))
+    for name in ('road', 'ground', 'wall', 'facade'):
+        assert surfaces[name]['delta1'] == 1.0 and abs(surfaces[name]['log_ratio']) < 1e-6
+    # the overall delta < 1.25 lost exactly the boxes' pixels
+    assert report.metrics['delta1'] < 1.0
+    text = format_report(report, 'kitti')
+    assert 'by surface' in text and 'box' in text and '-0.693' in text
+    written = write_report(report, tmp_path, 'kitti', plot=False)
+    assert json.loads(written['json'].read_text())['by_surface']['box']['delta1'] == 0.0
 
 
 def test_mean_baseline_on_real_nyu_samples(shared_data, tmp_path):

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from msdepth_ros.core.synthetic import kitti_like_intrinsics, render, RoadLayout
+from msdepth_ros.core.synthetic import (BOX, FACADE, GROUND, kitti_like_intrinsics, render,
+                                        ROAD, RoadLayout, WALL)
 from msdepth_ros.data.base import DatasetError, DepthDataset, DepthSample
 import numpy as np
 
@@ -33,6 +34,10 @@ import numpy as np
 class SyntheticRoadDataset(DepthDataset):
     """
     ``count`` rendered road scenes of ``width`` x ``height`` pixels.
+
+    ``surfaces(i)`` gives sample ``i``'s surface label of every pixel (``core.synthetic``'s
+    ``ROAD``, ``WALL`` ...), named by ``SURFACE_NAMES``; the evaluation scores each surface
+    apart with it.
 
     Parameters
     ----------
@@ -50,6 +55,9 @@ class SyntheticRoadDataset(DepthDataset):
 
     """
 
+    #: Surfaces with depth, by label value (the sky has none).
+    SURFACE_NAMES = {ROAD: 'road', GROUND: 'ground', WALL: 'wall', FACADE: 'facade', BOX: 'box'}
+
     def __init__(self, count: int, seed: int = 0, width: int = 621, height: int = 188,
                  length_m: float = 30.0, cache_size: int = 256) -> None:
         if count < 1:
@@ -59,7 +67,7 @@ class SyntheticRoadDataset(DepthDataset):
         self.intrinsics = kitti_like_intrinsics(width, height)
         self.length_m = float(length_m)
         self.cache_size = int(cache_size)
-        self._cache: OrderedDict[int, DepthSample] = OrderedDict()
+        self._cache: OrderedDict[int, tuple[DepthSample, np.ndarray]] = OrderedDict()
 
     def __len__(self) -> int:
         return self.count
@@ -76,15 +84,22 @@ class SyntheticRoadDataset(DepthDataset):
         return RoadLayout.random(layout_seed, length_m=self.length_m), camera_z_m
 
     def __getitem__(self, index: int) -> DepthSample:
+        return self._rendered(index)[0]
+
+    def surfaces(self, index: int) -> np.ndarray:
+        """Return sample ``index``'s ``H x W`` uint8 surface labels (``SURFACE_NAMES``)."""
+        return self._rendered(index)[1]
+
+    def _rendered(self, index: int) -> tuple[DepthSample, np.ndarray]:
         index = self._check_index(index)
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
         layout, camera_z_m = self.scene(index)
         frame = render(layout, self.intrinsics, camera_z_m=camera_z_m)
-        sample = DepthSample(frame.image, frame.depth_m, self.intrinsics)
+        rendered = DepthSample(frame.image, frame.depth_m, self.intrinsics), frame.labels
         if self.cache_size > 0:
-            self._cache[index] = sample
+            self._cache[index] = rendered
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        return sample
+        return rendered

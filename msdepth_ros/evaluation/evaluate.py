@@ -154,8 +154,11 @@ class EvalReport:
 
     ``per_image``: one dict per image (``name``, ``pixels``, ``coverage``, ``scale`` and the
     metrics); ``metrics``: their mean over the images with valid pixels (``core.metrics``);
-    ``error_bins``: abs rel and RMSE by ground-truth depth; ``examples``: a few
-    ``(name, image, gt, prediction on the camera grid)`` for pictures.
+    ``error_bins``: abs rel and RMSE by ground-truth depth; ``by_surface``: for a data set
+    that labels its pixels' surfaces (``surfaces(i)`` and ``SURFACE_NAMES``, the synthetic
+    streets), each surface's share of the scored pixels, delta < 1.25, abs rel and mean log
+    ratio (prediction over truth: above 0 too far), pooled over every pixel; ``examples``: a
+    few ``(name, image, gt, prediction on the camera grid)`` for pictures.
     """
 
     label: str
@@ -163,6 +166,7 @@ class EvalReport:
     per_image: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     error_bins: dict[str, list[float]] = field(default_factory=dict)
+    by_surface: dict[str, dict[str, float]] = field(default_factory=dict)
     examples: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
@@ -203,6 +207,7 @@ def evaluate(source: DepthSource, dataset: DepthDataset, protocol: EvalProtocol,
     abs_sum = np.zeros(ERROR_BINS)
     sq_sum = np.zeros(ERROR_BINS)
     counts = np.zeros(ERROR_BINS)
+    surfaces = SurfaceTally(dataset.SURFACE_NAMES) if hasattr(dataset, 'surfaces') else None
     indices: Iterable[int] = range(len(dataset))
     if progress is not None:
         indices = progress(indices)
@@ -232,6 +237,8 @@ def evaluate(source: DepthSource, dataset: DepthDataset, protocol: EvalProtocol,
             abs_sum += np.bincount(b, np.abs(p - g) / g, ERROR_BINS)
             sq_sum += np.bincount(b, (p - g) ** 2, ERROR_BINS)
             counts += np.bincount(b, None, ERROR_BINS)
+            if surfaces is not None:
+                surfaces.add(dataset.surfaces(i)[v[covered], u[covered]], p, g)
         if len(report.examples) < keep_examples:
             dense = prediction.dense(image.shape[1], image.shape[0]) * np.float32(scale)
             report.examples.append((dataset.sample_name(i), image, gt, dense))
@@ -243,7 +250,40 @@ def evaluate(source: DepthSource, dataset: DepthDataset, protocol: EvalProtocol,
             'rmse': list(np.sqrt(sq_sum / counts)),
             'pixels': list(counts),
         }
+    if surfaces is not None:
+        report.by_surface = surfaces.result()
     return report
+
+
+class SurfaceTally:
+    """Pooled delta < 1.25, abs rel and log ratio per surface label (``EvalReport.by_surface``)."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = dict(names)
+        size = max(self.names) + 1
+        self.pixels = np.zeros(size)
+        self.within = np.zeros(size)
+        self.abs_rel = np.zeros(size)
+        self.log_ratio = np.zeros(size)
+
+    def add(self, labels: np.ndarray, pred_m: np.ndarray, gt_m: np.ndarray) -> None:
+        """Count pixels with these labels, predictions and (positive) truths."""
+        keep = labels < self.pixels.size
+        labels, pred_m, gt_m = labels[keep], pred_m[keep], gt_m[keep]
+        ratio = pred_m / gt_m
+        size = self.pixels.size
+        self.pixels += np.bincount(labels, None, size)
+        self.within += np.bincount(labels, np.maximum(ratio, 1.0 / ratio) < 1.25, size)
+        self.abs_rel += np.bincount(labels, np.abs(ratio - 1.0), size)
+        self.log_ratio += np.bincount(labels, np.log(ratio), size)
+
+    def result(self) -> dict[str, dict[str, float]]:
+        """``{name: {'share', 'delta1', 'abs_rel', 'log_ratio'}}`` of the surfaces seen."""
+        total = self.pixels.sum()
+        return {name: {'share': self.pixels[k] / total, 'delta1': self.within[k] / self.pixels[k],
+                       'abs_rel': self.abs_rel[k] / self.pixels[k],
+                       'log_ratio': self.log_ratio[k] / self.pixels[k]}
+                for k, name in sorted(self.names.items()) if self.pixels[k] > 0}
 
 
 def per_image_columns() -> list[str]:

@@ -52,7 +52,19 @@ def format_report(report: EvalReport, paper: str | None, dataset_label: str = ''
     title = (f'{report.label} on {dataset_label or "the data set"}: '
              f'{len(report.per_image)} images, {report.protocol.describe()}, '
              f'{_pct(report.coverage)} of ground-truth pixels predicted')
-    return format_table(columns, title=title)
+    return format_table(columns, title=title) + _surface_table(report.by_surface)
+
+
+def _surface_table(by_surface: Mapping[str, Mapping[str, float]]) -> str:
+    if not by_surface:
+        return ''
+    lines = ['\nby surface (every scored pixel pooled; log ratio > 0: predicted too far)',
+             f'{"surface":10s}{"pixels":>10s}{"delta < 1.25":>15s}{"abs rel":>10s}'
+             f'{"log ratio":>12s}']
+    for name, row in by_surface.items():
+        lines.append(f'{name:10s}{_pct(row["share"]):>10s}{row["delta1"]:15.3f}'
+                     f'{row["abs_rel"]:10.3f}{row["log_ratio"]:+12.3f}')
+    return '\n' + '\n'.join(lines)
 
 
 def _pct(value: float) -> str:
@@ -86,6 +98,7 @@ def report_dict(report: EvalReport, paper: str | None,
         'paper': {name: dict(zip(METRIC_NAMES, values))
                   for name, values in paper_columns(paper).items()},
         'error_by_depth': report.error_bins,
+        'by_surface': report.by_surface,
     }
     data.update(extra or {})
     return _json_safe(data)
