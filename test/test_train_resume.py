@@ -110,3 +110,57 @@ def test_log_is_cut_back_to_the_checkpoint_and_time_continues(tmp_path):
     times = [float(r['time_s']) for r in rows]
     assert times == sorted(times)
     assert times[2] >= elapsed_s  # the first row after the resume counts on
+
+
+def _weights(path, prefix):
+    state = read_checkpoint_file(path)['state_dict']
+    return {k: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def test_retrain_fine_trains_the_fine_stage_anew_on_the_runs_coarse_stage(tmp_path, caplog):
+    out = tmp_path / 'run'
+    train(_config(out), progress=False)
+    coarse = _weights(out / 'coarse.pt', 'coarse.')
+    first_fine = _weights(out / 'fine.pt', 'fine.')
+    coarse_rows = [r for r in _log(out) if r['stage'] == 'coarse']
+    other_lr = {'fine.lr.conv1': 0.003, 'fine.lr.conv3': 0.003, 'fine.lr.conv4': 0.003}
+
+    # Other fine settings: only the fine stage runs, from the start a new run's would have.
+    result = train(_config(out, **other_lr), progress=False, retrain_fine=True)
+    assert not result.stopped
+    rows = _log(out)
+    assert [r for r in rows if r['stage'] == 'coarse'] == coarse_rows  # the coarse rows, once
+    assert [r['step'] for r in rows if r['stage'] == 'fine'] == ['1', '2', '3']
+    assert [float(r['time_s']) for r in rows] == sorted(float(r['time_s']) for r in rows)
+    final = read_checkpoint_file(out / 'model.pt')
+    for name, value in coarse.items():  # the coarse stage is untouched
+        assert final['state_dict'][name].equal(value), name
+    retrained = _weights(out / 'fine.pt', 'fine.')
+    assert any(not retrained[k].equal(first_fine[k]) for k in first_fine)
+    assert final['metadata']['train_config']['fine']['lr']['conv1'] == 0.003
+    assert yaml.safe_load((out / 'config.yaml').read_text())['fine']['lr']['conv1'] == 0.003
+
+    # It is the fine stage that a whole run with those settings trains (float32 stage files).
+    whole = tmp_path / 'whole'
+    train(_config(whole, **other_lr), progress=False)
+    for name, value in _weights(whole / 'fine.pt', 'fine.').items():
+        assert retrained[name].equal(value), name
+
+
+def test_retrain_fine_refuses_what_it_cannot_do(tmp_path):
+    out = tmp_path / 'run'
+    with pytest.raises(ConfigError, match='no coarse stage to train the fine stage on'):
+        train(_config(out), progress=False, retrain_fine=True)
+    train(_config(out), progress=False)
+    with pytest.raises(ConfigError, match='not both'):
+        train(_config(out), resume='auto', progress=False, retrain_fine=True)
+    # A change outside the fine section would leave the coarse stage untrained for it.
+    with pytest.raises(ConfigError, match='batch_size: 8 -> 4') as err:
+        train(_config(out, batch_size=4), progress=False, retrain_fine=True)
+    assert '--allow-config-change' in str(err.value)
+    cli = subprocess.run(
+        [console_script('msdepth-train'), '--config', str(CONFIG_DIR / 'train_synthetic.yaml'),
+         '--retrain-fine', '--resume', 'auto', '--no-progress',
+         *[f'--override={o}' for o in small_overrides(out, **TINY)]],
+        capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 2 and '--retrain-fine starts the fine stage anew' in cli.stderr

@@ -43,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--allow-config-change', action='store_true',
                         help='resume even though the config differs from the one the run was '
                              'trained with (refused by default, with the differences)')
+    parser.add_argument('--retrain-fine', action='store_true',
+                        help='train the fine stage again on the coarse stage in the output '
+                             "folder (its coarse.pt) with the config's fine settings, which may "
+                             "differ from the run's; the coarse stage is not run")
     parser.add_argument('--stop-after-steps', type=int, default=0, metavar='N',
                         help='stop after N steps with a resumable checkpoint (for jobs with a '
                              'time limit; continue with --resume auto)')
@@ -50,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.stop_after_steps < 0:
         parser.error('--stop-after-steps must be >= 0')
+    if args.retrain_fine and args.resume is not None:
+        parser.error('--retrain-fine starts the fine stage anew; --resume continues a run: '
+                     'give one (an interrupted retraining resumes with --resume auto)')
     logging.basicConfig(level=logging.INFO, format='msdepth-train: %(message)s')
 
     from msdepth_ros.data.base import DatasetError
@@ -66,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = train(config, resume=args.resume, progress=not args.no_progress,
                        stop_after_steps=args.stop_after_steps,
-                       allow_config_change=args.allow_config_change)
+                       allow_config_change=args.allow_config_change,
+                       retrain_fine=args.retrain_fine)
     except (ConfigError, DatasetError, CheckpointError) as exc:
         print(f'msdepth-train: error: {exc}', file=sys.stderr)
         return 1

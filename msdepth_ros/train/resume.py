@@ -128,6 +128,36 @@ def config_changes(old: Any, new: Any, key: str = '') -> list[str]:
     return [] if old == new else [f'{key}: {old!r} -> {new!r}']
 
 
+def check_config_changes(path: Path, old: dict[str, Any] | None, new: dict[str, Any],
+                         allow_config_change: bool, free_keys: Sequence[str] = ()) -> None:
+    """
+    Refuse (``ConfigError``, with the differences) a training config that differs from ``old``.
+
+    Keys under ``RESUME_FREE_KEYS`` and ``free_keys`` may differ. With ``allow_config_change``
+    the other differences are logged as a warning instead. ``old`` None: nothing to compare.
+    """
+    if old is None:
+        return
+    free = tuple(RESUME_FREE_KEYS) + tuple(free_keys)
+    changes = [c for c in config_changes(old, new)
+               if c.split(':')[0].split('.')[0] not in free]
+    if changes and not allow_config_change:
+        raise ConfigError(
+            f'{path}: this config differs from the one the run was trained with:\n  '
+            + '\n  '.join(changes) + "\nresume with the run's config (config.yaml in its "
+            'folder), or pass --allow-config-change to continue with the new values')
+    if changes:
+        LOGGER.warning('resuming %s with a changed config (--allow-config-change): %s',
+                       path, '; '.join(changes))
+
+
+def _check_model_config(path: Path, payload: dict[str, Any],
+                        model_config: dict[str, Any]) -> None:
+    if payload['model_config'] != model_config:
+        raise ConfigError(f'{path}: the checkpoint was trained with another model config '
+                          f"({payload['model_config']}); resume with the run's config")
+
+
 def read_resume(path: Path, model_config: dict[str, Any], train_config: dict[str, Any],
                 allow_config_change: bool = False) -> ResumeState:
     """
@@ -138,22 +168,10 @@ def read_resume(path: Path, model_config: dict[str, Any], train_config: dict[str
     logged as a warning instead.
     """
     payload = read_checkpoint_file(path)
-    if payload['model_config'] != model_config:
-        raise ConfigError(f'{path}: the checkpoint was trained with another model config '
-                          f"({payload['model_config']}); resume with the run's config")
+    _check_model_config(path, payload, model_config)
     meta = payload.get('metadata') or {}
     old = meta.get('train_config')
-    if old is not None:
-        changes = [c for c in config_changes(old, train_config)
-                   if c.split(':')[0].split('.')[0] not in RESUME_FREE_KEYS]
-        if changes and not allow_config_change:
-            raise ConfigError(
-                f'{path}: this config differs from the one the run was trained with:\n  '
-                + '\n  '.join(changes) + "\nresume with the run's config (config.yaml in its "
-                'folder), or pass --allow-config-change to continue with the new values')
-        if changes:
-            LOGGER.warning('resuming %s with a changed config (--allow-config-change): %s',
-                           path, '; '.join(changes))
+    check_config_changes(path, old, train_config, allow_config_change)
     extra = payload.get('extra') or {}
     elapsed = meta.get('elapsed_s')
     return ResumeState(path=path, stages_done=list(meta.get('stages_done', [])),
@@ -161,6 +179,31 @@ def read_resume(path: Path, model_config: dict[str, Any], train_config: dict[str
                        elapsed_s=None if elapsed is None else float(elapsed),
                        optimizer=payload.get('optimizer'), scaler=extra.get('scaler'),
                        state_dict=payload['state_dict'], train_config=old)
+
+
+def read_coarse_stage(path: Path, model_config: dict[str, Any], train_config: dict[str, Any],
+                      allow_config_change: bool = False) -> dict[str, Any]:
+    """
+    Return the coarse network's weights (without the ``coarse.`` prefix) of a finished stage.
+
+    ``path`` is a run's ``coarse.pt``, which the fine stage is trained on again
+    (``train(..., retrain_fine=True)``). The model config must match; the training config may
+    differ in its ``fine`` section (and ``RESUME_FREE_KEYS``), anything else is refused unless
+    ``allow_config_change``.
+    """
+    if not path.is_file():
+        raise ConfigError(f'{path}: no coarse stage to train the fine stage on; train the '
+                          'coarse stage first (msdepth-train without --retrain-fine)')
+    payload = read_checkpoint_file(path)
+    _check_model_config(path, payload, model_config)
+    meta = payload.get('metadata') or {}
+    if 'coarse' not in (meta.get('stages_done') or []):
+        raise ConfigError(f'{path}: not the end of a finished coarse stage '
+                          f"(stages done: {meta.get('stages_done')})")
+    check_config_changes(path, meta.get('train_config'), train_config, allow_config_change,
+                         free_keys=('fine',))
+    return {name[len('coarse.'):]: value for name, value in payload['state_dict'].items()
+            if name.startswith('coarse.')}
 
 
 def truncate_log(path: Path, stages_done: Sequence[str], stage: str | None,

@@ -36,12 +36,13 @@ from msdepth_ros.data.registry import open_dataset
 from msdepth_ros.model.checkpoint import load_imagenet_features, save_checkpoint
 from msdepth_ros.model.loss import scale_invariant_loss
 from msdepth_ros.model.network import build_model, ModelConfig, MultiScaleDepthNet
-from msdepth_ros.train.config import dump_config, plain_data, STAGES, TrainConfig
+from msdepth_ros.train.config import ConfigError, dump_config, plain_data, STAGES, TrainConfig
 from msdepth_ros.train.distributed import (all_reduce_sum, barrier, DistContext, gather_objects,
                                            setup_distributed)
 from msdepth_ros.train.examples import (ExampleSource, mean_log_depth, mean_log_depth_map,
                                         StepBatchSampler)
-from msdepth_ros.train.resume import read_resume, resume_path, RunState, truncate_log
+from msdepth_ros.train.resume import (read_coarse_stage, read_resume, resume_path, RunState,
+                                      truncate_log)
 from msdepth_ros.train.run_log import RunLog
 from msdepth_ros.train.stages import (init_fine_as_identity, make_optimizer,
                                       stage_parameter_groups, StageNet, weights_digest)
@@ -92,7 +93,7 @@ class Run:
 
 def train(config: TrainConfig, resume: str | os.PathLike | None = None,
           progress: bool = True, stop_after_steps: int = 0,
-          allow_config_change: bool = False) -> TrainResult:
+          allow_config_change: bool = False, retrain_fine: bool = False) -> TrainResult:
     """
     Run both stages of ``config`` (or what is left of them after ``resume``).
 
@@ -111,6 +112,12 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
     allow_config_change:
         Resume even when ``config`` differs from the one the checkpoint was trained with
         (refused with the differences otherwise; ``config.yaml`` is then rewritten).
+    retrain_fine:
+        Train the fine stage again on the coarse stage in ``config.output_dir`` (its
+        ``coarse.pt``), with ``config``'s fine settings, which may differ from the run's; the
+        coarse stage is not run. The fine network starts as a new run's would (the seed's
+        weights, then ``init_fine_identity``), and ``log.csv`` keeps the coarse rows only. Not
+        with ``resume`` (an interrupted retraining resumes as any run does).
 
     Returns
     -------
@@ -130,8 +137,15 @@ def train(config: TrainConfig, resume: str | os.PathLike | None = None,
     model_config = _model_config(config)
     model = build_model(model_config)
     train_source, val_source = _example_sources(config, model_config)
-    state, elapsed_s = _start(config, model, model_config, train_source, ctx, out_dir, resume,
-                              allow_config_change)
+    if retrain_fine and resume is not None:
+        raise ConfigError('retrain the fine stage or resume a run, not both (an interrupted '
+                          'retraining resumes as any run does)')
+    if retrain_fine:
+        state, elapsed_s = _start_fine_again(config, model, model_config, ctx, out_dir,
+                                             allow_config_change)
+    else:
+        state, elapsed_s = _start(config, model, model_config, train_source, ctx, out_dir,
+                                  resume, allow_config_change)
     model.to(ctx.device)
     if ctx.is_main:  # only now: a refused resume leaves the run's config.yaml as it was
         (out_dir / 'config.yaml').write_text(dump_config(config), encoding='utf-8')
@@ -214,6 +228,25 @@ def _start(config: TrainConfig, model: MultiScaleDepthNet, model_config: ModelCo
                               resumed.step)
         elapsed_s = resumed.elapsed_s if resumed.elapsed_s is not None else last_s or 0.0
     return RunState.resumed(resumed), elapsed_s
+
+
+def _start_fine_again(config: TrainConfig, model: MultiScaleDepthNet, model_config: ModelConfig,
+                      ctx: DistContext, out_dir: Path, allow_config_change: bool
+                      ) -> tuple[RunState, float]:
+    """
+    Load the run's coarse stage and start its fine stage anew (``train``'s ``retrain_fine``).
+
+    Returns the state "coarse done" and the training seconds the coarse stage took.
+    """
+    coarse = read_coarse_stage(out_dir / 'coarse.pt', model_config.to_dict(), config.to_dict(),
+                               allow_config_change)
+    model.coarse.load_state_dict(coarse, strict=True)
+    if config.model.init_fine_identity:
+        init_fine_as_identity(model)
+    elapsed_s = 0.0
+    if ctx.is_main:
+        elapsed_s = truncate_log(out_dir / 'log.csv', ['coarse'], None, 0) or 0.0
+    return RunState(stages_done=['coarse']), elapsed_s
 
 
 def run_stage(run: Run, state: RunState, stage_index: int, stage: str) -> None:
