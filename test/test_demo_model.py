@@ -47,6 +47,8 @@ def test_demo_model_is_the_one_the_card_describes():
     assert MODEL.stat().st_size < 2.05 * sum(p.numel() for p in checkpoint.model.parameters())
     assert (train_config['coarse']['optimizer'], train_config['fine']['optimizer']) == (
         'adam', 'adam')
+    assert train_config['fine']['lr'] == {'conv1': 0.0005, 'conv3': 0.0005, 'conv4': 0.0005}
+    assert train_config['fine']['samples'] == 32_000
     assert train_config['model']['init_coarse_bias_per_pixel']
     counts = [sum(p.numel() for p in part.parameters())
               for part in (checkpoint.model.coarse, checkpoint.model.fine)]
@@ -69,15 +71,16 @@ def test_demo_model_beats_the_mean_baseline_on_unseen_streets():
     assert model['rmse'] < mean['rmse'] and model['si_log'] < mean['si_log']
 
 
-def test_demo_model_reaches_delta_0_85_on_the_cards_64_held_out_streets():
+def test_demo_model_reaches_delta_0_88_on_the_cards_64_held_out_streets():
     # The card's table: every one of its 64 held-out streets (seed 5000), the KITTI protocol.
     report = evaluate(ModelSource(str(MODEL), backend='torch'),
                       SyntheticRoadDataset(64, seed=5000), EvalProtocol.for_preset('kitti'))
-    assert report.metrics['delta1'] >= 0.85, report.metrics
-    assert report.metrics['abs_rel'] < 0.15, report.metrics
+    assert report.metrics['delta1'] >= 0.88, report.metrics
+    assert report.metrics['abs_rel'] < 0.115, report.metrics
     # the walls and boxes, not only the road's ramp
-    assert report.by_surface['wall']['delta1'] > 0.8, report.by_surface
-    assert report.by_surface['box']['delta1'] > 0.6, report.by_surface
+    assert report.by_surface['wall']['delta1'] > 0.85, report.by_surface
+    assert report.by_surface['box']['delta1'] > 0.68, report.by_surface
+    assert report.by_surface['facade']['delta1'] > 0.65, report.by_surface
 
 
 def test_demo_models_fine_stage_does_not_lose_against_its_coarse_network(tmp_path):
@@ -95,3 +98,5 @@ def test_demo_models_fine_stage_does_not_lose_against_its_coarse_network(tmp_pat
                       protocol).metrics
     assert fine['delta1'] >= coarse['delta1'], (fine, coarse)
     assert fine['abs_rel'] < coarse['abs_rel'] and fine['rmse'] < coarse['rmse']
+    # fine 1, 3 and 4 are trained (Adam 5e-4), not left at the pass-through they start as
+    assert fine['si_log'] < 0.9 * coarse['si_log'], (fine, coarse)

@@ -126,8 +126,11 @@ def test_retrain_fine_trains_the_fine_stage_anew_on_the_runs_coarse_stage(tmp_pa
     other_lr = {'fine.lr.conv1': 0.003, 'fine.lr.conv3': 0.003, 'fine.lr.conv4': 0.003}
 
     # Other fine settings: only the fine stage runs, from the start a new run's would have.
-    result = train(_config(out, **other_lr), progress=False, retrain_fine=True)
+    with caplog.at_level(logging.INFO, logger='msdepth_ros.train'):
+        result = train(_config(out, **other_lr), progress=False, retrain_fine=True)
     assert not result.stopped
+    assert f'training the fine stage again on {out / "coarse.pt"}' in caplog.text
+    assert 'dropped 3 rows past the checkpoint (after coarse)' in caplog.text
     rows = _log(out)
     assert [r for r in rows if r['stage'] == 'coarse'] == coarse_rows  # the coarse rows, once
     assert [r['step'] for r in rows if r['stage'] == 'fine'] == ['1', '2', '3']

@@ -34,8 +34,10 @@ from msdepth_ros.core.colormap import colorize_depth
 from msdepth_ros.evaluation.report import depth_colorbar, visible_depth
 import numpy as np
 
-#: Depth range of the picture's colours (KITTI's, from 1 m), metres.
-DEPTH_RANGE_M = (1.0, 80.0)
+#: Depth range of the picture's colours, metres: from 3 m (about the nearest road a car's
+#: camera sees; nearer depths take 3 m's colour) to KITTI's 80 m cap. From 1 m, a street's walls
+#: (about 10 m) and the boxes before them (5 to 8 m) took nearly the same green.
+DEPTH_RANGE_M = (3.0, 80.0)
 #: Abs rel error range of the error panels.
 ERROR_MAX = 0.5
 
@@ -178,5 +180,5 @@ def plot_grid(path: Path, frames: list[Example], real: RealFrame | None = None,
         real_fig.suptitle(real_note or 'real KITTI frame: sample data absent, row left out',
                           fontsize=10)
 
-    fig.savefig(path, dpi=72)
+    fig.savefig(path, dpi=110)  # each panel about 450 pixels wide: box edges survive
     plt.close(fig)

@@ -230,8 +230,9 @@ def truncate_log(path: Path, stages_done: Sequence[str], stage: str | None,
         elif row_stage == stage and row_step <= step:
             kept.append(row)
     if len(kept) != len(body):
-        LOGGER.info('%s: dropped %d rows past the checkpoint (%s step %d)', path,
-                    len(body) - len(kept), stage, step)
+        where = f'{stage} step {step}' if stage else f"after {', '.join(stages_done)}"
+        LOGGER.info('%s: dropped %d rows past the checkpoint (%s)', path,
+                    len(body) - len(kept), where)
     with open(path, 'w', newline='', encoding='utf-8') as f:
         csv.writer(f).writerows([header] + kept)
     times = [float(r[col['time_s']]) for r in kept if r[col['time_s']]]

@@ -24,6 +24,7 @@ which feeds ``train_step`` batch by batch (``train.examples``), and writes the f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import logging
 import math
 import os
 from pathlib import Path
@@ -51,6 +52,7 @@ import numpy as np
 import torch
 from torch import nn
 
+LOGGER = logging.getLogger('msdepth_ros.train')
 LAST_CHECKPOINT = 'checkpoint_last.pt'
 FINAL_CHECKPOINT = 'model.pt'
 
@@ -241,6 +243,7 @@ def _start_fine_again(config: TrainConfig, model: MultiScaleDepthNet, model_conf
     coarse = read_coarse_stage(out_dir / 'coarse.pt', model_config.to_dict(), config.to_dict(),
                                allow_config_change)
     model.coarse.load_state_dict(coarse, strict=True)
+    LOGGER.info('training the fine stage again on %s', out_dir / 'coarse.pt')
     if config.model.init_fine_identity:
         init_fine_as_identity(model)
     elapsed_s = 0.0
