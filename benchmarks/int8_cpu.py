@@ -226,13 +226,16 @@ def run_accuracy(args: argparse.Namespace, report: Report) -> None:
         files = {'FP32': fp32, 'INT8 fully connected (dynamic)': fc8}
         preset = load_backend(fp32, 'onnxruntime').preset
         calibration = calibration_set(preset, args.calibration_scenes, calibration_dir(args))
-        variants = {'INT8 whole network (static; shipped: fine 4 and fine 3 on the coarse '
-                    'depth in FP32)': DEFAULT_EXCLUDED,
-                    'INT8 static, fine 3 on the coarse depth also INT8': ('/fine/conv4/Conv',),
-                    'INT8 static, fine 4 also INT8': ('/fine/conv3/Conv/in1',)}
-        for i, (label, exclude) in enumerate(variants.items()):
+        variants = {'INT8 whole network (static; shipped: fine 4, fine 3 on the coarse depth '
+                    "and fine 3's depth-carrying channels in FP32)": (DEFAULT_EXCLUDED, True),
+                    "INT8 static, fine 3's depth-carrying channels also INT8": (
+                        DEFAULT_EXCLUDED, False),
+                    'INT8 static, fine 3 on the coarse depth also INT8': (
+                        ('/fine/conv4/Conv',), True),
+                    'INT8 static, fine 4 also INT8': (('/fine/conv3/Conv/in1',), True)}
+        for i, (label, (exclude, keep)) in enumerate(variants.items()):
             files[label] = quantize_static_int8(fp32, folder / f'static{i}.onnx', calibration,
-                                                exclude).path
+                                                exclude, keep_depth_channels=keep).path
         protocol = EvalProtocol.for_preset('kitti')
         metrics, changes = {}, {}
         reference = load_backend(fp32, 'onnxruntime')

@@ -28,10 +28,12 @@ from msdepth_ros.inference import load_backend
 from msdepth_ros.inference.export import export_checkpoint
 from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.parity import compare_depth, scenes_for
-from msdepth_ros.inference.quantize import (calibration_set, DEFAULT_EXCLUDED, export_int8,
-                                            quantize_static_int8, split_concat_conv)
+from msdepth_ros.inference.quantize import (calibration_set, DEFAULT_EXCLUDED, DEPTH_PATH,
+                                            export_int8, quantize_static_int8,
+                                            split_concat_conv, split_depth_channels)
 from msdepth_ros.model.checkpoint import save_checkpoint
 from msdepth_ros.model.network import build_model, ModelConfig
+from msdepth_ros.tools.demo import PACKAGE_ROOT
 from msdepth_ros.tools.export import main
 import numpy as np
 import onnx
@@ -176,3 +178,62 @@ def test_cli_int8_bad_calibration_folder_exits_2(exported, tmp_path, capsys):
               '--calibration-images', str(tmp_path / 'missing')])
     assert info.value.code == 2
     assert 'is not a folder' in capsys.readouterr().err
+
+
+DEMO_MODEL = PACKAGE_ROOT / 'models' / 'demo_kitti_synthetic.pt'
+
+
+@pytest.fixture(scope='module')
+def demo_fp32(tmp_path_factory):
+    """Export the shipped demo model (its fine network started as a pass-through) to FP32."""
+    return export_checkpoint(DEMO_MODEL, tmp_path_factory.mktemp('demo') / 'demo.onnx').path
+
+
+def _run(model, x):
+    session = ort.InferenceSession(model.SerializeToString(),
+                                   providers=['CPUExecutionProvider'])
+    return session.run(None, {'image': x})[0]
+
+
+def test_split_depth_channels_moves_the_depth_carrying_channels_and_computes_the_same(
+        demo_fp32, exported):
+    original = onnx.load(str(demo_fp32))
+    split = onnx.load(str(demo_fp32))
+    split_concat_conv(split)
+    moved = split_depth_channels(split, *DEPTH_PATH)
+    assert moved == [f'{DEPTH_PATH[0]}/fp32', f'{DEPTH_PATH[0]}/fp32_scatter']
+    inits = {t.name: t for t in split.graph.initializer}
+    nodes = {n.name: n for n in split.graph.node}
+    # The demo's fine network started as a pass-through: channels 0 and 1 carry the log depth.
+    fp32_weight = onnx.numpy_helper.to_array(inits[nodes[f'{DEPTH_PATH[0]}/fp32'].input[1]])
+    assert fp32_weight.shape[0] == 2
+    int8_weight = onnx.numpy_helper.to_array(inits[nodes[DEPTH_PATH[0]].input[1]])
+    assert not int8_weight[:2].any() and int8_weight[2:].any()
+    x = np.random.default_rng(3).normal(size=(1, 3, 172, 576)).astype(np.float32)
+    np.testing.assert_allclose(_run(split, x), _run(original, x), rtol=1e-4, atol=1e-5)
+    # A network whose fine 4 weighs its channels alike (random weights) is left as it is.
+    random = onnx.load(str(exported['fp32']))
+    split_concat_conv(random)
+    before = random.SerializeToString()
+    assert split_depth_channels(random, *DEPTH_PATH) == []
+    assert random.SerializeToString() == before
+
+
+def test_int8_keeps_the_demo_models_depth_within_one_percent(demo_fp32, tmp_path):
+    preset = load_backend(demo_fp32, 'onnxruntime').preset
+    calibration = calibration_set(preset, scenes=4)
+    kept = quantize_static_int8(demo_fp32, tmp_path / 'kept.onnx', calibration).path
+    ops = _optimized_ops(kept, tmp_path)  # ONNX Runtime names fused nodes <name>_token_<n>
+    # the other 62 channels still run on int8, the two in float
+    assert [op for op, name in ops if name.startswith(f'{DEPTH_PATH[0]}_token')] == [
+        'QLinearConv'], ops
+    assert ('Conv', f'{DEPTH_PATH[0]}/fp32') in ops
+    # The same quantization with every channel of fine 3's int8 part rounded alike.
+    rounded = quantize_static_int8(demo_fp32, tmp_path / 'rounded.onnx', calibration,
+                                   keep_depth_channels=False).path
+    fp32 = load_backend(demo_fp32, 'onnxruntime')
+    frames = scenes_for(preset, 3, seed=41)
+    with_split = compare_depth(fp32, load_backend(kept, 'onnxruntime'), frames)
+    without = compare_depth(fp32, load_backend(rounded, 'onnxruntime'), frames)
+    assert with_split.median_rel < 0.01, with_split
+    assert without.median_rel > 2 * with_split.median_rel, (without, with_split)

@@ -35,6 +35,12 @@ convolution (fine 4), whose output is the log depth itself (256 levels over even
 part of fine 3 that reads the coarse network's log depth (``split_concat_conv``), whose input
 stays float from fc 7 on (``FLOAT_OUTPUTS``). docs/benchmarks.md gives what each costs in
 accuracy when quantized.
+
+A third part stays FP32 where a trained model needs it (``split_depth_channels``): the output
+channels of fine 3's int8 part that fine 4 weighs far above the others. A fine network started
+as a pass-through of the coarse depth (``init_fine_identity``) carries the log depth itself in
+two such channels; rounded to the int8 output scale of all 64 channels, they shifted the demo
+model's depth by 3 % (median) instead of 0.4 %.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from msdepth_ros.inference.interface import BackendError
 from msdepth_ros.inference.onnx_model import INPUT_NAME, metadata_for, read_onnx_file
 import numpy as np
 
+LOG = logging.getLogger(__name__)
+
 #: ONNX node names kept in FP32 by default (see the module docstring): fine 4, and the part of
 #: fine 3 that reads the coarse network's log depth (``split_concat_conv``).
 DEFAULT_EXCLUDED = ('/fine/conv4/Conv', '/fine/conv3/Conv/in1')
@@ -60,6 +68,15 @@ DEFAULT_EXCLUDED = ('/fine/conv4/Conv', '/fine/conv3/Conv/in1')
 #: up to half a step of its range. (The int8 part of fine 3 keeps its quantized output: ONNX
 #: Runtime fuses a convolution into ``QLinearConv`` only with one.)
 FLOAT_OUTPUTS = ('/coarse/fc7/Gemm', '/coarse/Reshape', '/fine/conv3/Conv/in1')
+#: ``split_depth_channels``: fine 3's int8 part and the convolution after it (fine 4, FP32).
+DEPTH_PATH = ('/fine/conv3/Conv/in0', '/fine/conv4/Conv')
+#: An output channel of fine 3's int8 part stays FP32 when fine 4's weights on it (their L2
+#: norm) are this many times the median channel's: its rounding error reaches the log depth
+#: that much more strongly. In the demo model the two channels that carry the log depth stand
+#: at 72 times the median, its strongest feature channels at 6 to 10 times.
+DEPTH_CHANNEL_RATIO = 20.0
+#: At most this many channels stay FP32 (their convolution's cost grows with their number).
+DEPTH_CHANNEL_MAX = 8
 #: Operators whose weights and inputs are quantized; pools, Concat and the reshapes between
 #: them carry the int8 tensors through, so that no DQ -> Q pair sits between two layers.
 QUANTIZED_OPS = ('Conv', 'Gemm', 'MaxPool', 'Concat', 'Flatten', 'Reshape', 'Slice', 'Relu')
@@ -157,7 +174,8 @@ def _reader(inputs: Sequence[np.ndarray]) -> Any:
 def quantize_static_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLike,
                          calibration: CalibrationSet,
                          exclude: Iterable[str] = DEFAULT_EXCLUDED,
-                         method: str = 'minmax') -> ExportResult:
+                         method: str = 'minmax',
+                         keep_depth_channels: bool = True) -> ExportResult:
     """
     Quantize the convolutions and fully connected layers of an FP32 export to INT8 (QDQ).
 
@@ -175,6 +193,9 @@ def quantize_static_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLi
     method:
         Range estimate: ``minmax`` or ``percentile`` (99.999th percentile of each
         activation's magnitudes).
+    keep_depth_channels:
+        Keep the output channels of fine 3's int8 part that fine 4 weighs far above the others
+        in FP32 (``split_depth_channels``; False rounds them with the rest, for comparison).
 
     Returns
     -------
@@ -205,6 +226,8 @@ def quantize_static_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLi
     split_concat_conv(proto)
     names = {n.name for n in proto.graph.node}
     exclude = list(exclude)
+    float_parts = split_depth_channels(proto, *DEPTH_PATH) if keep_depth_channels and all(
+        n in names for n in DEPTH_PATH) else []
     unknown = [n for n in exclude if n not in names]
     if unknown:
         layers = sorted(n.name for n in proto.graph.node if n.op_type in ('Conv', 'Gemm'))
@@ -222,18 +245,19 @@ def quantize_static_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLi
                 src, dst, _reader(calibration.inputs), quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True,
                 reduce_range=False, activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
+                weight_type=QuantType.QInt8, nodes_to_exclude=exclude + float_parts,
                 calibrate_method=methods[method],
                 calibration_providers=['CPUExecutionProvider'],
                 extra_options={'CalibTensorRangeSymmetric': False})
         finally:
             root.setLevel(level)
         quantized = onnx.load(str(dst))
-    drop_output_qdq(quantized, [n for n in FLOAT_OUTPUTS if n in names])
+    drop_output_qdq(quantized, [n for n in FLOAT_OUTPUTS if n in names] + float_parts)
     _set_metadata(quantized, metadata_for(info.model_config, 'int8'))
     quantized.doc_string = (f'msdepth_ros multi-scale depth network (Eigen et al. 2014), preset '
                             f'{info.preset.name}, int8 static QDQ (calibration: '
-                            f'{calibration.describe()}; FP32: {", ".join(exclude) or "none"})')
+                            f'{calibration.describe()}; FP32: '
+                            f'{", ".join(exclude + float_parts) or "none"})')
     return _write_model(quantized, out_path, 'int8', info.preset.name)
 
 
@@ -309,6 +333,73 @@ def split_concat_conv(model: Any) -> int:
         graph.node.extend(keep)
         _drop_unused_initializers(graph)
     return split
+
+
+def split_depth_channels(model: Any, conv_name: str, next_conv_name: str,
+                         ratio: float = DEPTH_CHANNEL_RATIO,
+                         max_channels: int = DEPTH_CHANNEL_MAX) -> list[str]:
+    """
+    Move the output channels of ``conv_name`` that ``next_conv_name`` weighs most to FP32.
+
+    Rounding ``conv_name``'s int8 output adds an error of one output scale (that of all its
+    channels) to every channel; the next convolution passes channel c's on in proportion to its
+    weights on c. The channels whose weights there have an L2 norm ``ratio`` times the median
+    channel's (``max_channels`` at most, the strongest first) are computed by an FP32
+    convolution of the same input (``<conv_name>/fp32``) and added back by a one-hot 1 x 1
+    convolution (``<conv_name>/fp32_scatter``); ``conv_name`` keeps the other channels, with
+    zero weights and bias on these. The graph computes the same in float. Returns the names of
+    the two new FP32 nodes (empty when no channel stands out: nothing is changed).
+    """
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    nodes = {n.name: n for n in graph.node}
+    conv, after = nodes[conv_name], nodes[next_conv_name]
+    initializers = {t.name: t for t in graph.initializer}
+    if conv.input[1] not in initializers or after.input[1] not in initializers:
+        return []
+    weight = numpy_helper.to_array(initializers[conv.input[1]])
+    following = numpy_helper.to_array(initializers[after.input[1]])
+    if following.shape[1] != weight.shape[0]:
+        return []
+    norms = np.sqrt((following.astype(np.float64) ** 2).sum(axis=(0, 2, 3)))
+    strong = np.flatnonzero(norms > ratio * np.median(norms))
+    chosen = sorted(strong[np.argsort(-norms[strong])][:max_channels].tolist())
+    if not chosen:
+        return []
+    bias = (numpy_helper.to_array(initializers[conv.input[2]]) if len(conv.input) > 2
+            else np.zeros(weight.shape[0], weight.dtype))
+    rest_weight, rest_bias = weight.copy(), bias.copy()
+    rest_weight[chosen], rest_bias[chosen] = 0, 0
+    scatter = np.zeros((weight.shape[0], len(chosen), 1, 1), weight.dtype)
+    scatter[chosen, np.arange(len(chosen))] = 1
+    base = conv.input[1]
+    for name, array in ((f'{base}_int8', rest_weight), (f'{base}_int8_bias', rest_bias),
+                        (f'{base}_fp32', np.ascontiguousarray(weight[chosen])),
+                        (f'{base}_fp32_bias', np.ascontiguousarray(bias[chosen])),
+                        (f'{base}_fp32_scatter', scatter)):
+        graph.initializer.append(numpy_helper.from_array(array, name))
+    out = conv.output[0]
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    fp32_name, scatter_name = f'{conv_name}/fp32', f'{conv_name}/fp32_scatter'
+    new = [helper.make_node('Conv', [conv.input[0], f'{base}_int8', f'{base}_int8_bias'],
+                            [f'{out}_int8'], name=conv_name, **attrs),
+           helper.make_node('Conv', [conv.input[0], f'{base}_fp32', f'{base}_fp32_bias'],
+                            [f'{out}_fp32'], name=fp32_name, **attrs),
+           helper.make_node('Conv', [f'{out}_fp32', f'{base}_fp32_scatter'],
+                            [f'{out}_fp32_scatter'], name=scatter_name, kernel_shape=[1, 1]),
+           helper.make_node('Add', [f'{out}_int8', f'{out}_fp32_scatter'], [out],
+                            name=f'{conv_name}/sum')]
+    kept = []
+    for node in graph.node:
+        kept.extend(new if node.name == conv_name else [node])
+    del graph.node[:]
+    graph.node.extend(kept)
+    _drop_unused_initializers(graph)
+    LOG.info('%s: output channels %s stay FP32 (%s weighs them %s times the median '
+             'channel)', conv_name, chosen, next_conv_name,
+             ', '.join(f'{norms[c] / np.median(norms):.0f}' for c in chosen))
+    return [fp32_name, scatter_name]
 
 
 def drop_output_qdq(model: Any, node_names: Sequence[str]) -> int:
